@@ -1,0 +1,2 @@
+//! The file list: entries, building (sender), sorting (both sides).
+pub mod entry;

@@ -1,0 +1,157 @@
+//! The validated configuration of one run (upstream: the option globals of
+//! options.c). `cli::` fills it from argv; the roles read it. It knows nothing
+//! of how it was spelled, so the roles never depend on `cli`.
+
+use std::ffi::OsString;
+
+/// When deletions happen (options.c delete_mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeleteMode {
+    #[default]
+    Off,
+    /// Plain `--delete`: before for protocol < 30, during for >= 30.
+    Auto,
+    Before,
+    During,
+    Delay,
+    After,
+}
+
+/// What `--stderr` selected (options.c msgs2stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StderrMode {
+    #[default]
+    Errors,
+    All,
+    Client,
+}
+
+/// Validated options. Field names follow upstream's variables where one exists.
+#[derive(Debug, Clone)]
+pub struct Options {
+    // --- what to transfer ---
+    pub recursive: bool,
+    /// `-d`/`--dirs` (xfer_dirs).
+    pub dirs: bool,
+    pub links: bool,
+    pub perms: bool,
+    pub times: bool,
+    pub owner: bool,
+    pub group: bool,
+    pub devices: bool,
+    pub specials: bool,
+    pub numeric_ids: bool,
+    pub omit_dir_times: bool,
+    pub one_file_system: u8,
+    pub mkpath: bool,
+
+    // --- quick check ---
+    pub checksum: bool,
+    pub size_only: bool,
+    pub ignore_times: bool,
+    pub modify_window: i64,
+    pub update: bool,
+    pub existing: bool,
+    pub ignore_existing: bool,
+
+    // --- delta ---
+    /// `-W` (Some(true)), `--no-whole-file` (Some(false)), or the default
+    /// (whole-file for local copies, delta otherwise).
+    pub whole_file: Option<bool>,
+    pub block_size: Option<u32>,
+    /// `--checksum-choice=XFER[,FILE]`.
+    pub checksum_choice: Option<String>,
+    pub checksum_seed: Option<i32>,
+
+    // --- deletion ---
+    pub delete_mode: DeleteMode,
+
+    // --- output ---
+    pub verbose: u8,
+    pub quiet: bool,
+    pub dry_run: bool,
+    pub list_only: bool,
+    pub stats: bool,
+    pub progress: bool,
+    pub partial: bool,
+    /// 0 plain digits, 1 (default) digit grouping, 2 units of 1000, 3 of 1024.
+    pub human_readable: u8,
+    /// Count of `-i`.
+    pub itemize_changes: u8,
+    pub out_format: Option<String>,
+    pub stderr_mode: StderrMode,
+
+    // --- protocol / session ---
+    /// `--protocol=N`: only lowers what we advertise.
+    pub protocol: Option<u32>,
+    pub rsh: Option<String>,
+    pub rsync_path: Option<String>,
+    pub blocking_io: bool,
+    pub server: bool,
+    pub sender: bool,
+    pub daemon: bool,
+
+    /// The name this binary was invoked as ("gensync" or "rsync"); the prefix
+    /// of every message.
+    pub program_name: String,
+    /// Source and destination operands, in order.
+    pub operands: Vec<OsString>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            recursive: false,
+            dirs: false,
+            links: false,
+            perms: false,
+            times: false,
+            owner: false,
+            group: false,
+            devices: false,
+            specials: false,
+            numeric_ids: false,
+            omit_dir_times: false,
+            one_file_system: 0,
+            mkpath: false,
+            checksum: false,
+            size_only: false,
+            ignore_times: false,
+            modify_window: 0,
+            update: false,
+            existing: false,
+            ignore_existing: false,
+            whole_file: None,
+            block_size: None,
+            checksum_choice: None,
+            checksum_seed: None,
+            delete_mode: DeleteMode::Off,
+            verbose: 0,
+            quiet: false,
+            dry_run: false,
+            list_only: false,
+            stats: false,
+            progress: false,
+            partial: false,
+            human_readable: 1,
+            itemize_changes: 0,
+            out_format: None,
+            stderr_mode: StderrMode::Errors,
+            protocol: None,
+            rsh: None,
+            rsync_path: None,
+            blocking_io: false,
+            server: false,
+            sender: false,
+            daemon: false,
+            program_name: "gensync".to_string(),
+            operands: Vec::new(),
+        }
+    }
+}
+
+impl Options {
+    pub fn deleting(&self) -> bool {
+        self.delete_mode != DeleteMode::Off
+    }
+}
