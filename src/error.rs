@@ -155,6 +155,14 @@ impl From<io::Error> for Error {
     /// An I/O error on a protocol stream. EOF is "connection unexpectedly
     /// closed"; everything else is a stream error too (code 12).
     fn from(e: io::Error) -> Error {
+        if e.get_ref().is_some_and(|i| i.is::<Error>()) {
+            if let Some(inner) = e.into_inner() {
+                if let Ok(err) = inner.downcast::<Error>() {
+                    return *err;
+                }
+            }
+            return Error::stream("error in rsync protocol data stream");
+        }
         if e.kind() == io::ErrorKind::UnexpectedEof {
             Error::stream("connection unexpectedly closed")
         } else {
