@@ -119,7 +119,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn new(code: ExitCode, msg: impl Into<String>) -> Error {
-        Error { code, msg: msg.into(), quiet: false }
+        Error {
+            code,
+            msg: msg.into(),
+            quiet: false,
+        }
     }
     pub fn syntax(msg: impl Into<String>) -> Error {
         Error::new(ExitCode::SYNTAX, msg)
@@ -136,7 +140,11 @@ impl Error {
         Error::new(ExitCode::UNSUPPORTED, msg)
     }
     pub fn quiet(code: ExitCode) -> Error {
-        Error { code, msg: String::new(), quiet: true }
+        Error {
+            code,
+            msg: String::new(),
+            quiet: true,
+        }
     }
     pub fn exit_code(&self) -> ExitCode {
         self.code

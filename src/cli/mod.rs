@@ -1,7 +1,145 @@
-//! Command line: argv -> Options -> mode dispatch (upstream: options.c, main.c).
-use crate::ExitCode;
-use std::ffi::OsString;
+//! Command line: argv -> Options -> mode dispatch (upstream: options.c,
+//! main.c main(), start_client(), client_run()).
+pub mod parse;
 
-pub fn run(_args: Vec<OsString>) -> ExitCode {
-    ExitCode::OK
+use crate::error::{Error, ExitCode, IoError};
+use crate::options::Options;
+use crate::report::{ClientOut, LogCode};
+use crate::session;
+use parse::{parse_args, Action};
+use std::ffi::OsString;
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The name messages use as their prefix: the basename of argv[0].
+fn program_name(argv0: Option<&OsString>) -> String {
+    argv0
+        .and_then(|a| {
+            std::path::Path::new(a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "gensync".to_string())
+}
+
+/// The closing "PROG error: TEXT (code N) at FILE(LINE) [WHO=VERSION]" line
+/// (log.c log_exit()). FILE(LINE) cannot match upstream's and is fixed.
+pub fn exit_line(prog: &str, code: ExitCode, who: &str) -> String {
+    let kind = if code == ExitCode::VANISHED {
+        "warning"
+    } else {
+        "error"
+    };
+    format!(
+        "{prog} {kind}: {} (code {}) at main.rs(0) [{who}={}]\n",
+        code.text(),
+        code.0,
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    let prog = program_name(args.first());
+    crate::session::signals::install();
+    let action = match parse_args(args.get(1..).unwrap_or(&[]), &prog) {
+        Ok(a) => a,
+        Err(e) => {
+            eprint!("{prog}: {}\n{}", e.msg, exit_line(&prog, e.code, "client"));
+            return e.code;
+        }
+    };
+    match action {
+        Action::Help => {
+            print!("{}", help_text(&prog));
+            ExitCode::OK
+        }
+        Action::Version => {
+            print!("{}", version_text());
+            ExitCode::OK
+        }
+        Action::Run(opts) => run_client(*opts),
+    }
+}
+
+fn help_text(prog: &str) -> String {
+    format!("Usage: {prog} [OPTION]... SRC [SRC]... DEST\n")
+}
+
+fn version_text() -> String {
+    format!(
+        "gensync  version {}  protocol version 32\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn run_client(opts: Options) -> ExitCode {
+    let prog = opts.program_name.clone();
+    if opts.server {
+        return session::server::run_server(opts);
+    }
+    if opts.operands.len() < 2 {
+        eprint!("{}", help_text(&prog));
+        eprint!("{}", exit_line(&prog, ExitCode::SYNTAX, "client"));
+        return ExitCode::SYNTAX;
+    }
+    let start = Instant::now();
+    let out = Arc::new(ClientOut::default());
+    let opts = Arc::new(opts);
+    let res = session::local::run_local(opts.clone(), out.clone());
+    let (code, who) = match res {
+        Ok((r, ctx)) => {
+            let s = &r.stats;
+            if ctx.out.info_stats >= 2 {
+                crate::report::print_local(
+                    LogCode::Info,
+                    crate::report::stats::format_stats(s, opts.human_readable, ctx.protocol())
+                        .as_bytes(),
+                );
+            }
+            if ctx.out.info_stats >= 1 {
+                crate::report::print_local(
+                    LogCode::Info,
+                    crate::report::stats::format_summary(
+                        s,
+                        opts.human_readable,
+                        start.elapsed().as_secs_f64(),
+                        opts.dry_run,
+                    )
+                    .as_bytes(),
+                );
+            }
+            let io = IoError(ctx.shared.io_error());
+            (
+                io.exit_code(out.got_xfer_error.load(Ordering::Relaxed)),
+                "sender",
+            )
+        }
+        Err(e) => {
+            print_error(&prog, &e);
+            if e.quiet {
+                return e.code;
+            }
+            (e.code, "sender")
+        }
+    };
+    if code != ExitCode::OK {
+        let _ = std::io::stdout().flush();
+        eprint!("{}", exit_line(&prog, code, who));
+    }
+    code
+}
+
+fn print_error(prog: &str, e: &Error) {
+    if e.quiet || e.msg.is_empty() {
+        return;
+    }
+    let _ = std::io::stdout().flush();
+    if e.msg.starts_with(prog) || e.msg.starts_with("ERROR") {
+        eprintln!("{}", e.msg);
+    } else {
+        eprintln!("{prog}: {}", e.msg);
+    }
 }

@@ -1,1 +1,4 @@
-//! placeholder
+//! Stand-in (replaced by the full implementation).
+pub mod matcher;
+pub mod rolling;
+pub mod signature;

@@ -79,7 +79,10 @@ pub struct FlistEncoder {
 
 impl FlistEncoder {
     pub fn new(shape: FlistShape) -> Self {
-        FlistEncoder { shape, prev: PrevState::default() }
+        FlistEncoder {
+            shape,
+            prev: PrevState::default(),
+        }
     }
 
     /// Write one entry (send_file_entry()). Hard-link groups are not
@@ -94,7 +97,11 @@ impl FlistEncoder {
         if ftype == FileType::Dir {
             if proto >= 30 {
                 if e.flags & FLAG_CONTENT_DIR != 0 {
-                    xflags = if e.flags & FLAG_TOP_DIR != 0 { XMIT_TOP_DIR } else { 0 };
+                    xflags = if e.flags & FLAG_TOP_DIR != 0 {
+                        XMIT_TOP_DIR
+                    } else {
+                        0
+                    };
                 } else if e.flags & FLAG_IMPLIED_DIR != 0 {
                     xflags = XMIT_TOP_DIR | XMIT_NO_CONTENT_DIR;
                 } else {
@@ -176,7 +183,14 @@ impl FlistEncoder {
             xflags |= XMIT_LONG_NAME;
         }
         if s.varint_flags {
-            write_varint(w, if xflags != 0 { xflags as i32 } else { XMIT_EXTENDED_FLAGS as i32 })?;
+            write_varint(
+                w,
+                if xflags != 0 {
+                    xflags as i32
+                } else {
+                    XMIT_EXTENDED_FLAGS as i32
+                },
+            )?;
         } else if proto >= 28 {
             if xflags == 0 && ftype != FileType::Dir {
                 xflags |= XMIT_TOP_DIR;
@@ -189,7 +203,11 @@ impl FlistEncoder {
             }
         } else {
             if xflags & 0xFF == 0 {
-                xflags |= if ftype == FileType::Dir { XMIT_LONG_NAME } else { XMIT_TOP_DIR };
+                xflags |= if ftype == FileType::Dir {
+                    XMIT_LONG_NAME
+                } else {
+                    XMIT_TOP_DIR
+                };
             }
             write_byte(w, xflags as u8)?;
         }
@@ -312,7 +330,11 @@ pub struct FlistDecoder {
 
 impl FlistDecoder {
     pub fn new(shape: FlistShape) -> Self {
-        FlistDecoder { shape, prev: PrevState::default(), received: 0 }
+        FlistDecoder {
+            shape,
+            prev: PrevState::default(),
+            received: 0,
+        }
     }
 
     /// Read one entry or the end marker (recv_file_list() + recv_file_entry()).
@@ -364,7 +386,11 @@ impl FlistDecoder {
         let s = self.shape;
         let proto = s.protocol;
         let p = &mut self.prev;
-        let l1 = if xflags & XMIT_SAME_NAME != 0 { read_byte(r)? as usize } else { 0 };
+        let l1 = if xflags & XMIT_SAME_NAME != 0 {
+            read_byte(r)? as usize
+        } else {
+            0
+        };
         let l2 = if xflags & XMIT_LONG_NAME != 0 {
             read_varint30(r, proto)? as i64
         } else {
@@ -383,7 +409,10 @@ impl FlistDecoder {
         p.lastname.clone_from(&name);
         check_name(&name, s.relative_paths)?;
 
-        let mut e = FileEntry { name, ..FileEntry::default() };
+        let mut e = FileEntry {
+            name,
+            ..FileEntry::default()
+        };
 
         if proto >= 30 && xflags & XMIT_HLINKED != 0 && xflags & XMIT_HLINK_FIRST == 0 {
             let first = read_varint(r)?;
@@ -420,11 +449,17 @@ impl FlistDecoder {
 
         let size = read_varlong30(r, 3, proto)?;
         if size < 0 {
-            return Err(Error::protocol(format!("Offset underflow: file-length={size}")));
+            return Err(Error::protocol(format!(
+                "Offset underflow: file-length={size}"
+            )));
         }
         e.size = size;
         if xflags & XMIT_SAME_TIME == 0 {
-            p.mtime = if proto >= 30 { read_varlong(r, 4)? } else { read_int(r)? as u32 as i64 };
+            p.mtime = if proto >= 30 {
+                read_varlong(r, 4)?
+            } else {
+                read_int(r)? as u32 as i64
+            };
         }
         e.mtime = p.mtime;
         if xflags & XMIT_MOD_NSEC != 0 {
@@ -463,7 +498,8 @@ impl FlistDecoder {
         }
         e.gid = p.gid;
         let ft = e.file_type().unwrap_or(FileType::Regular);
-        if (s.preserve_devices && ft.is_device()) || (s.preserve_specials && ft.is_special() && proto < 31)
+        if (s.preserve_devices && ft.is_device())
+            || (s.preserve_specials && ft.is_special() && proto < 31)
         {
             if proto < 28 {
                 if xflags & XMIT_SAME_RDEV_PRE28 == 0 {
@@ -503,7 +539,10 @@ impl FlistDecoder {
             read_buf(r, &mut t)?;
             e.link_target = Some(t);
         }
-        if s.preserve_hard_links && proto < 30 && (xflags & XMIT_HLINKED != 0 || (proto < 28 && ft == FileType::Regular)) {
+        if s.preserve_hard_links
+            && proto < 30
+            && (xflags & XMIT_HLINKED != 0 || (proto < 28 && ft == FileType::Regular))
+        {
             // dev/ino of old protocols: read and keep for grouping.
             if proto < 26 {
                 e.dev = read_int(r)? as u32 as u64;
@@ -595,7 +634,10 @@ pub fn write_id_list<W: Write + ?Sized>(
 }
 
 /// Read one id list; returns (id, name) pairs (name may be empty).
-pub fn read_id_list<R: Read + ?Sized>(r: &mut R, shape: &FlistShape) -> Result<Vec<(u32, Vec<u8>)>> {
+pub fn read_id_list<R: Read + ?Sized>(
+    r: &mut R,
+    shape: &FlistShape,
+) -> Result<Vec<(u32, Vec<u8>)>> {
     let mut out = Vec::new();
     loop {
         let id = read_varint30(r, shape.protocol)?;
@@ -655,7 +697,12 @@ mod tests {
             mk("fifo", S_IFIFO | 0o644, 0, 1_704_164_645),
             mk("lnk", S_IFLNK | 0o777, 5, 1_704_164_646),
             mk("sub", S_IFDIR | 0o700, 4096, 1_704_164_646),
-            mk(&format!("sub/{}", "x".repeat(600)), S_IFREG | 0o600, 1 << 40, -5),
+            mk(
+                &format!("sub/{}", "x".repeat(600)),
+                S_IFREG | 0o600,
+                1 << 40,
+                -5,
+            ),
         ];
         v[0].flags = FLAG_TOP_DIR | FLAG_CONTENT_DIR;
         v[5].flags = FLAG_CONTENT_DIR;
@@ -671,7 +718,15 @@ mod tests {
 
     #[test]
     fn roundtrip_every_protocol() {
-        for (proto, varint) in [(32, true), (31, false), (30, false), (30, true), (29, false), (28, false), (27, false)] {
+        for (proto, varint) in [
+            (32, true),
+            (31, false),
+            (30, false),
+            (30, true),
+            (29, false),
+            (28, false),
+            (27, false),
+        ] {
             let sh = shape(proto, varint);
             let mut enc = FlistEncoder::new(sh);
             let mut buf = Vec::new();

@@ -153,7 +153,9 @@ pub fn read_varlong<R: Read + ?Sized>(r: &mut R, min_bytes: usize) -> Result<i64
     } else {
         u[min_bytes - 1] = ch;
     }
-    Ok(i64::from_le_bytes([u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7]]))
+    Ok(i64::from_le_bytes([
+        u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+    ]))
 }
 
 /// A varint that must lie in `lo..=hi` (upstream 3.5.0 read_varint_bounded()).
@@ -165,7 +167,9 @@ pub fn read_varint_bounded<R: Read + ?Sized>(
 ) -> Result<i32> {
     let v = read_varint(r)?;
     if v < lo || v > hi {
-        return Err(Error::protocol(format!("wire value {v} for {what} out of range")));
+        return Err(Error::protocol(format!(
+            "wire value {v} for {what} out of range"
+        )));
     }
     Ok(v)
 }
@@ -230,7 +234,9 @@ pub fn read_vstring<R: Read + ?Sized>(r: &mut R, max: usize) -> Result<Vec<u8>> 
         len = ((len & 0x7F) << 8) | read_byte(r)? as usize;
     }
     if len > max {
-        return Err(Error::protocol(format!("vstring length {len} exceeds {max}")));
+        return Err(Error::protocol(format!(
+            "vstring length {len} exceeds {max}"
+        )));
     }
     let mut v = vec![0u8; len];
     read_buf(r, &mut v)?;
@@ -289,7 +295,11 @@ mod tests {
             for min in [3usize, 4] {
                 out.clear();
                 write_varlong(&mut out, v, min).unwrap();
-                assert_eq!(read_varlong(&mut &out[..], min).unwrap(), v, "v={v} min={min}");
+                assert_eq!(
+                    read_varlong(&mut &out[..], min).unwrap(),
+                    v,
+                    "v={v} min={min}"
+                );
             }
             out.clear();
             write_longint(&mut out, v).unwrap();

@@ -92,7 +92,12 @@ pub struct MuxWriter<W: Write> {
 
 impl<W: Write> MuxWriter<W> {
     pub fn new(inner: W) -> Self {
-        MuxWriter { inner, buf: Vec::with_capacity(FLUSH_AT + 8), muxed: false, total_written: 0 }
+        MuxWriter {
+            inner,
+            buf: Vec::with_capacity(FLUSH_AT + 8),
+            muxed: false,
+            total_written: 0,
+        }
     }
 
     pub fn is_muxed(&self) -> bool {
@@ -145,7 +150,8 @@ impl<W: Write> MuxWriter<W> {
     pub fn send_keepalive(&mut self) -> io::Result<()> {
         if self.muxed {
             self.flush_buf()?;
-            self.inner.write_all(&((MPLEX_BASE as u32) << 24).to_le_bytes())?;
+            self.inner
+                .write_all(&((MPLEX_BASE as u32) << 24).to_le_bytes())?;
             self.total_written += 4;
             self.inner.flush()?;
         }
@@ -274,10 +280,16 @@ impl<R: Read> DemuxReader<R> {
             let tag = (word >> 24) as u8;
             let len = (word & 0xFF_FFFF) as usize;
             if tag < MPLEX_BASE {
-                return Err(to_io(Error::stream(format!("unexpected tag {}", tag as i32 - 7))));
+                return Err(to_io(Error::stream(format!(
+                    "unexpected tag {}",
+                    tag as i32 - 7
+                ))));
             }
             let code = MsgCode::from_u8(tag - MPLEX_BASE).ok_or_else(|| {
-                to_io(Error::stream(format!("unexpected tag {}", tag - MPLEX_BASE)))
+                to_io(Error::stream(format!(
+                    "unexpected tag {}",
+                    tag - MPLEX_BASE
+                )))
             })?;
             if code == MsgCode::Data {
                 if len == 0 {
@@ -380,17 +392,20 @@ mod tests {
         r.read_to_end(&mut all).unwrap();
         assert_eq!(&all[..6], b"hello ");
         assert_eq!(all.len(), 100_006);
-        assert_eq!(seen.lock().unwrap().as_slice(), &[(MsgCode::Info, b"note\n".to_vec())]);
+        assert_eq!(
+            seen.lock().unwrap().as_slice(),
+            &[(MsgCode::Info, b"note\n".to_vec())]
+        );
     }
 
     #[test]
     fn rejects_bad_tags_and_lengths() {
         let cases: Vec<Vec<u8>> = vec![
-            vec![0, 0, 0, 0x06],                // tag below MPLEX_BASE
-            vec![0, 0, 0, 7 + 50],              // unknown code
-            vec![3, 0, 0, 7 + 22, 1, 2, 3],     // MSG_IO_ERROR must be 4 bytes
-            vec![0xff, 0xff, 0x00, 7 + 2],      // text too long
-            vec![10, 0, 0, 7, 1, 2],            // truncated data frame
+            vec![0, 0, 0, 0x06],            // tag below MPLEX_BASE
+            vec![0, 0, 0, 7 + 50],          // unknown code
+            vec![3, 0, 0, 7 + 22, 1, 2, 3], // MSG_IO_ERROR must be 4 bytes
+            vec![0xff, 0xff, 0x00, 7 + 2],  // text too long
+            vec![10, 0, 0, 7, 1, 2],        // truncated data frame
         ];
         for c in cases {
             let mut r = DemuxReader::new(&c[..], Box::new(|_, _| Ok(())));

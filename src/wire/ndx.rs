@@ -23,7 +23,11 @@ pub struct NdxCodec {
 
 impl NdxCodec {
     pub fn new(protocol: u32) -> Self {
-        NdxCodec { protocol, prev_positive: -1, prev_negative: 1 }
+        NdxCodec {
+            protocol,
+            prev_positive: -1,
+            prev_negative: 1,
+        }
     }
 
     pub fn write<W: Write + ?Sized>(&mut self, w: &mut W, ndx: i32) -> Result<()> {
@@ -80,7 +84,11 @@ impl NdxCodec {
         } else {
             false
         };
-        let prev = if negative { self.prev_negative } else { self.prev_positive };
+        let prev = if negative {
+            self.prev_negative
+        } else {
+            self.prev_positive
+        };
         let num: i64 = if b0 == 0xFE {
             let mut b = [0u8; 2];
             read_buf(r, &mut b)?;
@@ -128,7 +136,10 @@ mod tests {
         assert_eq!(enc(&[0, 2]), [0x01, 0x02]);
         assert_eq!(enc(&[-102]), [0xff, 0x65]);
         assert_eq!(enc(&[-102, -103]), [0xff, 0x65, 0xff, 0x01]);
-        assert_eq!(enc(&[-102, -103, -2]), [0xff, 0x65, 0xff, 0x01, 0xff, 0xfe, 0x80, 0x02, 0, 0]);
+        assert_eq!(
+            enc(&[-102, -103, -2]),
+            [0xff, 0x65, 0xff, 0x01, 0xff, 0xfe, 0x80, 0x02, 0, 0]
+        );
         assert_eq!(enc(&[10, 4]), [0x0b, 0xfe, 0x80, 0x04, 0x00, 0x00]);
         assert_eq!(enc(&[NDX_DONE]), [0x00]);
         assert_eq!(enc(&[5, 5]), [0x06, 0xfe, 0x00, 0x00]);
@@ -138,7 +149,22 @@ mod tests {
     #[test]
     fn roundtrip_sequences() {
         for proto in [29u32, 30, 32] {
-            let seq = [0, 1, 2, 300, 299, 70000, NDX_DONE, -2, -3, -102, 5, 5, 0x7FFF_FFFE, 3];
+            let seq = [
+                0,
+                1,
+                2,
+                300,
+                299,
+                70000,
+                NDX_DONE,
+                -2,
+                -3,
+                -102,
+                5,
+                5,
+                0x7FFF_FFFE,
+                3,
+            ];
             let mut c = NdxCodec::new(proto);
             let mut out = Vec::new();
             for &n in &seq {

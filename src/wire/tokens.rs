@@ -78,7 +78,10 @@ mod tests {
             }
         }
         assert_eq!(lits, [32768, 32768, 32768, 1696, 1_000_000, 1_000_007]);
-        assert_eq!(&out[out.len() - 12..out.len() - 8], &[0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(
+            &out[out.len() - 12..out.len() - 8],
+            &[0xff, 0xff, 0xff, 0xff]
+        );
     }
 
     #[test]

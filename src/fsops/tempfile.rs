@@ -1,0 +1,100 @@
+//! Temporary files beside the destination (upstream: receiver.c
+//! get_tmpname(), util1.c robust_rename(); cleanup.c for signals).
+//!
+//! A received file is written to `.NAME.XXXXXX` in the destination directory,
+//! verified, given its metadata, then renamed over NAME. Every live temp file
+//! is registered so that a signal or a fatal error removes it.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+static LIVE: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Longest temp name we build (NAME_MAX); longer names are shortened.
+const NAME_MAX: usize = 255;
+
+/// Create a fresh temp file next to `dest`, registered for cleanup.
+pub fn create_temp(dest: &Path) -> io::Result<(File, PathBuf)> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let base = dest
+        .file_name()
+        .map(|n| n.as_bytes().to_vec())
+        .unwrap_or_default();
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let suffix = format!(".{:06}", (n ^ std::process::id() as u64 * 7919) % 1_000_000);
+        let mut name = b".".to_vec();
+        let room = NAME_MAX - 1 - suffix.len();
+        name.extend_from_slice(&base[..base.len().min(room)]);
+        name.extend_from_slice(suffix.as_bytes());
+        let path = dir.join(std::ffi::OsString::from_vec(name));
+        match OpenOptions::new()
+            .write(true)
+            .read(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(f) => {
+                register(&path);
+                return Ok((f, path));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn register(p: &Path) {
+    let mut g = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    g.get_or_insert_with(HashSet::new).insert(p.to_path_buf());
+}
+
+/// The temp file was renamed into place or removed: stop tracking it.
+pub fn forget(p: &Path) {
+    let mut g = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = g.as_mut() {
+        s.remove(p);
+    }
+}
+
+/// Remove a temp file that will not be used.
+pub fn discard(p: &Path) {
+    let _ = std::fs::remove_file(p);
+    forget(p);
+}
+
+/// Remove every live temp file (signal or fatal error).
+pub fn cleanup_all() {
+    let mut g = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = g.take() {
+        for p in s {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_files_are_hidden_unique_and_cleaned() {
+        let d = tempfile::tempdir().unwrap();
+        let dest = d.path().join("x".repeat(300));
+        let (_f1, p1) = create_temp(&dest).unwrap();
+        let (_f2, p2) = create_temp(&dest).unwrap();
+        assert_ne!(p1, p2);
+        assert!(p1.file_name().unwrap().as_bytes().starts_with(b".x"));
+        assert!(p1.file_name().unwrap().len() <= 255);
+        cleanup_all();
+        assert!(!p1.exists() && !p2.exists());
+    }
+}

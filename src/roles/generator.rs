@@ -1,0 +1,1209 @@
+//! The generator: walks the file list against the destination, decides what
+//! to transfer, sends requests with block sums, deletes extraneous files and
+//! drives the phases (upstream: generator.c generate_files(),
+//! recv_generator(), itemize(), quick_check_ok(); main.c get_local_name()).
+//! See protocol-notes/phases-and-redo.md.
+//!
+//! The generator owns the socket writer. It hears from the receiver thread
+//! only through `RecvEvent`s, which it drains between entries and while it
+//! waits at phase changes.
+
+use super::sender::drain_msgs;
+use super::Ctx;
+use crate::checksum::file_checksum;
+use crate::delta::signature::{generate_sums, sum_sizes_sqroot};
+use crate::error::{strerror, Error, ExitCode, IoError, Result};
+use crate::flist::build::{full_fname, open_nofollow};
+use crate::flist::entry::*;
+use crate::flist::FileList;
+use crate::fsops::delete::{delete_in_dir, delete_item, DelError, Deleted};
+use crate::fsops::{dest_mode, same_time, set_file_attrs, AttrOpts};
+use crate::options::DeleteMode;
+use crate::report::LogCode;
+use crate::wire::int::*;
+use crate::wire::item;
+use crate::wire::mux::{MsgCode, MuxWriter};
+use crate::wire::ndx::{NdxCodec, NDX_DONE};
+use crate::wire::sums::{write_block_sum, write_sum_head, SumHead};
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+/// What the receiver thread tells the generator (upstream: the error pipe).
+#[derive(Debug)]
+pub enum RecvEvent {
+    /// An internal NDX_DONE: the receiver finished a phase.
+    Done,
+    /// Whole-file checksum mismatch: request this ndx again (MSG_REDO).
+    Redo(i32),
+    /// The receiver failed; the run is over.
+    Fatal(Error),
+}
+
+/// Where entries land (upstream: the cwd after get_local_name(), or the
+/// single "local name" of a one-file transfer).
+#[derive(Debug, Clone)]
+pub struct Dest {
+    pub base: PathBuf,
+    pub solo: Option<PathBuf>,
+    /// get_local_name() created the destination directory, so "." is
+    /// itemized as new (upstream FLAG_DIR_CREATED).
+    pub root_created: bool,
+}
+
+impl Dest {
+    pub fn path(&self, name: &[u8]) -> PathBuf {
+        if let Some(s) = &self.solo {
+            return s.clone();
+        }
+        if name == b"." {
+            return self.base.clone();
+        }
+        self.base.join(std::ffi::OsStr::from_bytes(name))
+    }
+}
+
+/// Decide where the transfer lands and create the destination directory
+/// (main.c get_local_name()). Returns the Dest and whether the run becomes a
+/// "dry run of a missing destination" (upstream dry_run == 2).
+pub fn get_local_name(ctx: &Ctx, flist: &FileList, dest_arg: &[u8]) -> Result<(Dest, bool)> {
+    let opts = &ctx.opts;
+    let dest_arg: &[u8] = if dest_arg.is_empty() { b"." } else { dest_arg };
+    let dest_path = PathBuf::from(std::ffi::OsString::from_vec(dest_arg.to_vec()));
+    let file_total = flist.entries.len();
+    let trailing_slash = dest_arg.ends_with(b"/");
+    let has_slash = dest_arg.contains(&b'/');
+    let mut st = fs::metadata(&dest_path);
+    if opts.mkpath && st.is_err() && (has_slash || file_total > 1) {
+        let target = if file_total > 1 && !trailing_slash {
+            dest_path.clone()
+        } else {
+            dest_path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        };
+        let created = make_path(&target, opts.dry_run).map_err(|e| {
+            Error::new(
+                ExitCode::FILEIO,
+                format!(
+                    "{}: mkdir {} failed: {}",
+                    ctx.log.prog,
+                    full_fname(&target),
+                    strerror(&e)
+                ),
+            )
+        })?;
+        if created > 0 && (ctx.out.info_name >= 1 || ctx.out.has_i > 0) {
+            ctx.log.log(
+                LogCode::Info,
+                &format!(
+                    "created {created} director{} for {}\n",
+                    if created == 1 { "y" } else { "ies" },
+                    target.display()
+                ),
+            );
+        }
+        st = fs::metadata(&dest_path);
+    }
+    match &st {
+        Ok(m) if m.is_dir() => {
+            return Ok((
+                Dest {
+                    base: dest_path,
+                    solo: None,
+                    root_created: false,
+                },
+                false,
+            ));
+        }
+        Ok(_) => {
+            if file_total > 1 {
+                return Err(Error::new(
+                    ExitCode::FILESELECT,
+                    "ERROR: destination must be a directory when copying more than 1 file",
+                ));
+            }
+            if file_total == 1 && flist.entries[0].is_dir() {
+                return Err(Error::new(
+                    ExitCode::FILESELECT,
+                    "ERROR: cannot overwrite non-directory with a directory",
+                ));
+            }
+        }
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(Error::new(
+                ExitCode::FILESELECT,
+                format!(
+                    "{}: ERROR: cannot stat destination {}: {}",
+                    ctx.log.prog,
+                    full_fname(&dest_path),
+                    strerror(e)
+                ),
+            ));
+        }
+        Err(_) => {}
+    }
+    if file_total > 1 || trailing_slash {
+        if st.is_ok() {
+            return Err(Error::syntax("ERROR: destination path is not a directory"));
+        }
+        let mkdir_path = if trailing_slash {
+            PathBuf::from(std::ffi::OsString::from_vec(
+                dest_arg[..dest_arg.len() - 1].to_vec(),
+            ))
+        } else {
+            dest_path.clone()
+        };
+        if !opts.dry_run {
+            if let Err(e) = fs::create_dir(&mkdir_path) {
+                return Err(Error::new(
+                    ExitCode::FILEIO,
+                    format!(
+                        "{}: mkdir {} failed: {}",
+                        ctx.log.prog,
+                        full_fname(&mkdir_path),
+                        strerror(&e)
+                    ),
+                ));
+            }
+        }
+        if ctx.out.info_name >= 1 || ctx.out.has_i > 0 {
+            ctx.log.log(
+                LogCode::Info,
+                &format!(
+                    "created directory {}\n",
+                    String::from_utf8_lossy(mkdir_path.as_os_str().as_bytes())
+                ),
+            );
+        }
+        return Ok((
+            Dest {
+                base: mkdir_path,
+                solo: None,
+                root_created: true,
+            },
+            opts.dry_run,
+        ));
+    }
+    // A single non-directory: it lands under the given name.
+    let missing_parent = opts.dry_run
+        && dest_path
+            .parent()
+            .is_some_and(|p| !p.as_os_str().is_empty() && !p.exists());
+    Ok((
+        Dest {
+            base: PathBuf::from("."),
+            solo: Some(dest_path),
+            root_created: false,
+        },
+        missing_parent,
+    ))
+}
+
+/// mkdir -p; returns how many directories were created.
+fn make_path(p: &Path, dry_run: bool) -> io::Result<usize> {
+    let mut missing = Vec::new();
+    let mut cur = Some(p);
+    while let Some(c) = cur {
+        if c.as_os_str().is_empty() || c.exists() {
+            break;
+        }
+        missing.push(c.to_path_buf());
+        cur = c.parent();
+    }
+    if !dry_run {
+        for d in missing.iter().rev() {
+            fs::create_dir(d)?;
+        }
+    }
+    Ok(missing.len())
+}
+
+/// Deletion counters (sent as NDX_DEL_STATS for protocol >= 31).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DelStats {
+    pub files: i64,
+    pub dirs: i64,
+    pub symlinks: i64,
+    pub devices: i64,
+    pub specials: i64,
+}
+
+impl DelStats {
+    pub fn as_array(&self) -> [i64; 5] {
+        [
+            self.files,
+            self.dirs,
+            self.symlinks,
+            self.devices,
+            self.specials,
+        ]
+    }
+}
+
+pub struct Generator<'a, W: Write> {
+    ctx: &'a Ctx,
+    flist: &'a mut FileList,
+    dest: Dest,
+    w: &'a mut MuxWriter<W>,
+    events: &'a Receiver<RecvEvent>,
+    msgs: Option<&'a Receiver<(MsgCode, Vec<u8>)>>,
+    codec: NdxCodec,
+    attr: AttrOpts,
+    dflt_perms: u32,
+    /// Destination is missing in a dry run: everything is "new".
+    dry_missing_all: bool,
+    dry_missing_dir: Option<Vec<u8>>,
+    skip_dir: Option<Vec<u8>>,
+    msgdone: u32,
+    redo_queue: Vec<i32>,
+    pub del_stats: DelStats,
+    io_error_warned: bool,
+    /// Directories whose permissions were widened to u+rwx while filling them.
+    need_perm_fix: Vec<usize>,
+    /// Children of each content directory, for deletions.
+    children: HashMap<Vec<u8>, HashSet<Vec<u8>>>,
+    delete_mode: DeleteMode,
+}
+
+fn parent_of(name: &[u8]) -> &[u8] {
+    match memchr::memrchr(b'/', name) {
+        Some(i) => &name[..i],
+        None => b".",
+    }
+}
+
+fn is_below(name: &[u8], dir: &[u8]) -> bool {
+    dir == b"." && name != b"."
+        || (name.len() > dir.len() && name.starts_with(dir) && name[dir.len()] == b'/')
+}
+
+impl<'a, W: Write> Generator<'a, W> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        ctx: &'a Ctx,
+        flist: &'a mut FileList,
+        dest: Dest,
+        dry_missing_all: bool,
+        w: &'a mut MuxWriter<W>,
+        events: &'a Receiver<RecvEvent>,
+        msgs: Option<&'a Receiver<(MsgCode, Vec<u8>)>>,
+    ) -> Self {
+        let opts = &ctx.opts;
+        let am_root = nix::unistd::geteuid().is_root();
+        let delete_mode = match opts.delete_mode {
+            DeleteMode::Auto if ctx.protocol() < 30 => DeleteMode::Before,
+            DeleteMode::Auto => DeleteMode::During,
+            m => m,
+        };
+        Generator {
+            ctx,
+            flist,
+            dest,
+            w,
+            events,
+            msgs,
+            codec: NdxCodec::new(ctx.protocol()),
+            attr: AttrOpts {
+                perms: opts.perms,
+                times: opts.times,
+                owner: opts.owner,
+                group: opts.group,
+                omit_dir_times: opts.omit_dir_times,
+                am_root,
+                modify_window: opts.modify_window,
+                dry_run: opts.dry_run,
+            },
+            dflt_perms: 0o777 & !crate::fsops::current_umask(),
+            dry_missing_all,
+            dry_missing_dir: None,
+            skip_dir: None,
+            msgdone: 0,
+            redo_queue: Vec::new(),
+            del_stats: DelStats::default(),
+            io_error_warned: false,
+            need_perm_fix: Vec::new(),
+            children: HashMap::new(),
+            delete_mode,
+        }
+    }
+
+    fn proto(&self) -> u32 {
+        self.ctx.protocol()
+    }
+
+    fn log(&self, code: LogCode, text: &str) {
+        self.ctx.log.log(code, text);
+    }
+
+    /// Drain receiver events without blocking; forward queued messages.
+    fn poll_events(&mut self, block: bool) -> Result<()> {
+        drain_msgs(self.w, self.msgs)?;
+        loop {
+            let ev = if block {
+                match self.events.recv_timeout(Duration::from_millis(20)) {
+                    Ok(ev) => ev,
+                    Err(RecvTimeoutError::Timeout) => {
+                        drain_msgs(self.w, self.msgs)?;
+                        self.w.flush()?;
+                        return Ok(());
+                    }
+                    Err(RecvTimeoutError::Disconnected) => {
+                        return Err(Error::stream("receiver thread ended unexpectedly"))
+                    }
+                }
+            } else {
+                match self.events.try_recv() {
+                    Ok(ev) => ev,
+                    Err(_) => return Ok(()),
+                }
+            };
+            match ev {
+                RecvEvent::Done => self.msgdone += 1,
+                RecvEvent::Redo(ndx) => self.redo_queue.push(ndx),
+                RecvEvent::Fatal(e) => return Err(e),
+            }
+            drain_msgs(self.w, self.msgs)?;
+            if block {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Wait until the receiver has sent `n` internal NDX_DONEs, serving
+    /// redo requests meanwhile.
+    fn wait_for_done(&mut self, n: u32, serve_redo: bool) -> Result<()> {
+        self.w.flush()?;
+        loop {
+            self.poll_events(false)?;
+            if serve_redo {
+                self.run_redos()?;
+            }
+            if self.msgdone >= n {
+                return Ok(());
+            }
+            self.poll_events(true)?;
+        }
+    }
+
+    fn run_redos(&mut self) -> Result<()> {
+        while !self.redo_queue.is_empty() {
+            let q = std::mem::take(&mut self.redo_queue);
+            for ndx in q {
+                self.recv_generator(ndx as usize, true)?;
+            }
+            self.w.flush()?;
+        }
+        Ok(())
+    }
+
+    fn children_index(&mut self) {
+        for e in &self.flist.entries {
+            if e.flags & FLAG_CLEARED != 0 || e.name == b"." {
+                continue;
+            }
+            let parent = parent_of(&e.name).to_vec();
+            let base = e.basename().to_vec();
+            self.children.entry(parent).or_default().insert(base);
+        }
+    }
+
+    /// generator.c generate_files(). Returns after the last phase; the caller
+    /// writes the goodbye.
+    pub fn generate_files(&mut self) -> Result<()> {
+        let proto = self.proto();
+        let deleting = self.delete_mode != DeleteMode::Off;
+        if deleting {
+            self.children_index();
+        }
+        if self.delete_mode == DeleteMode::Before && !self.flist.entries.is_empty() {
+            self.do_delete_pass()?;
+        }
+        for i in 0..self.flist.entries.len() {
+            self.recv_generator(i, false)?;
+            self.poll_events(false)?;
+            if i % 64 == 63 {
+                self.w.flush()?;
+            }
+        }
+        self.codec.write(self.w, NDX_DONE)?;
+        // Phase 1: redo requests until the receiver reaches phase 1.
+        self.wait_for_done(1, true)?;
+        let delay_updates = false;
+        let early_delay_done = !delay_updates;
+        let early_delete_done = !matches!(self.delete_mode, DeleteMode::Delay | DeleteMode::After);
+        self.codec.write(self.w, NDX_DONE)?;
+        if proto >= 29 && early_delay_done {
+            self.codec.write(self.w, NDX_DONE)?;
+        }
+        if proto >= 31 && early_delete_done {
+            if deleting {
+                self.write_del_stats()?;
+            }
+            if early_delay_done {
+                self.codec.write(self.w, NDX_DONE)?;
+            }
+        }
+        self.wait_for_done(2, false)?;
+        if proto >= 29 {
+            if !early_delay_done {
+                self.codec.write(self.w, NDX_DONE)?;
+                if proto >= 31 && early_delete_done {
+                    self.codec.write(self.w, NDX_DONE)?;
+                }
+            }
+            self.wait_for_done(3, false)?;
+        }
+        if matches!(self.delete_mode, DeleteMode::Delay | DeleteMode::After)
+            && !self.flist.entries.is_empty()
+            && self.dest.solo.is_none()
+        {
+            self.do_delete_pass()?;
+        }
+        if proto >= 31 {
+            if !early_delete_done {
+                if deleting {
+                    self.write_del_stats()?;
+                }
+                self.codec.write(self.w, NDX_DONE)?;
+            }
+            self.wait_for_done(4, false)?;
+        }
+        self.touch_up_dirs();
+        Ok(())
+    }
+
+    /// The final "goodbye" NDX_DONE (main.c do_recv(), protocol >= 24).
+    pub fn write_goodbye(&mut self) -> Result<()> {
+        if self.proto() >= 24 {
+            self.codec.write(self.w, NDX_DONE)?;
+        }
+        drain_msgs(self.w, self.msgs)?;
+        self.w.flush()?;
+        Ok(())
+    }
+
+    fn write_del_stats(&mut self) -> Result<()> {
+        let v = self.del_stats.as_array();
+        super::sender::write_del_stats(self.w, &mut self.codec, &v)?;
+        Ok(())
+    }
+
+    fn do_delete_pass(&mut self) -> Result<()> {
+        if self.dry_missing_all {
+            return Ok(());
+        }
+        for i in 0..self.flist.entries.len() {
+            let e = &self.flist.entries[i];
+            if e.flags & FLAG_CLEARED != 0 || e.flags & FLAG_CONTENT_DIR == 0 || !e.is_dir() {
+                continue;
+            }
+            let name = e.name.clone();
+            let path = self.dest.path(&name);
+            match fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => self.delete_in(&name, &path)?,
+                _ => continue,
+            }
+        }
+        Ok(())
+    }
+
+    /// generator.c delete_in_dir().
+    fn delete_in(&mut self, name: &[u8], path: &Path) -> Result<()> {
+        if self.ctx.shared.io_error() & IoError::GENERAL != 0 {
+            if !self.io_error_warned {
+                self.log(
+                    LogCode::Info,
+                    "IO error encountered -- skipping file deletion\n",
+                );
+                self.io_error_warned = true;
+            }
+            return Ok(());
+        }
+        let empty = HashSet::new();
+        let keep_owned = self.children.get(name).unwrap_or(&empty);
+        let keep: HashSet<&[u8]> = keep_owned.iter().map(|v| v.as_slice()).collect();
+        let prefix = if name == b"." {
+            Vec::new()
+        } else {
+            let mut p = name.to_vec();
+            p.push(b'/');
+            p
+        };
+        let mut deleted: Vec<(Vec<u8>, u32)> = Vec::new();
+        let mut errors: Vec<DelError> = Vec::new();
+        let dry = self.ctx.opts.dry_run;
+        let res = delete_in_dir(
+            path,
+            &prefix,
+            &keep,
+            dry,
+            &mut |d: Deleted| deleted.push((d.name.to_vec(), d.mode)),
+            &mut |e| errors.push(e),
+        );
+        drop(keep);
+        for (n, mode) in deleted {
+            self.note_deleted(&n, mode)?;
+        }
+        for e in errors {
+            self.report_del_error(e);
+        }
+        if let Err(e) = res {
+            self.ctx.shared.add_io_error(IoError::GENERAL);
+            self.log(
+                LogCode::ErrorXfer,
+                &format!(
+                    "{}: opendir {} failed: {}\n",
+                    self.ctx.log.prog,
+                    full_fname(path),
+                    strerror(&e)
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    fn report_del_error(&self, e: DelError) {
+        match e {
+            DelError::NotEmpty(n) => self.log(
+                LogCode::Info,
+                &format!(
+                    "cannot delete non-empty directory: {}\n",
+                    String::from_utf8_lossy(&n)
+                ),
+            ),
+            DelError::Failed { what, name, err } => self.log(
+                LogCode::ErrorXfer,
+                &format!(
+                    "{}: [generator] delete_file: {}({}) failed: {}\n",
+                    self.ctx.log.prog,
+                    what,
+                    String::from_utf8_lossy(&name),
+                    strerror(&err)
+                ),
+            ),
+        }
+    }
+
+    /// delete.c log_delete() + the counters.
+    fn note_deleted(&mut self, name: &[u8], mode: u32) -> Result<()> {
+        match FileType::from_mode(mode) {
+            Some(FileType::Dir) => self.del_stats.dirs += 1,
+            Some(FileType::Symlink) => self.del_stats.symlinks += 1,
+            Some(t) if t.is_device() => self.del_stats.devices += 1,
+            Some(t) if t.is_special() => self.del_stats.specials += 1,
+            _ => self.del_stats.files += 1,
+        }
+        if self.ctx.am_server {
+            if self.proto() >= 29 {
+                let mut payload = name.to_vec();
+                if mode & S_IFMT == S_IFDIR {
+                    payload.push(0);
+                }
+                self.w.send_msg(MsgCode::Deleted, &payload)?;
+            }
+        } else {
+            self.ctx.out.log_delete(&self.ctx.log, name, mode);
+        }
+        Ok(())
+    }
+
+    /// Remove whatever is in the way of a new item (delete_item() with
+    /// DEL_MAKE_ROOM: no "deleting" line, no count).
+    fn make_room(&mut self, path: &Path, name: &[u8], mode: u32) -> bool {
+        let mut errors = Vec::new();
+        let ok = delete_item(
+            path,
+            name,
+            mode,
+            self.ctx.opts.dry_run,
+            &mut |_| {},
+            &mut |e| errors.push(e),
+        );
+        for e in errors {
+            self.report_del_error(e);
+        }
+        ok
+    }
+
+    /// generator.c itemize(): compute the change bits and, when worth it,
+    /// send ndx + iflags to the sender.
+    fn itemize(
+        &mut self,
+        file: &FileEntry,
+        ndx: i32,
+        st: Option<&fs::Metadata>,
+        mut iflags: u32,
+    ) -> Result<()> {
+        let opts = &self.ctx.opts;
+        if let Some(st) = st {
+            let ft = file.file_type();
+            let keep_time = if !opts.times {
+                false
+            } else if ft == Some(FileType::Dir) {
+                !opts.omit_dir_times
+            } else {
+                true
+            };
+            if file.is_reg() && file.size != st.size() as i64 {
+                iflags |= item::REPORT_SIZE;
+            }
+            let differs = !same_time(
+                st.mtime(),
+                st.mtime_nsec() as u32,
+                file.mtime,
+                file.mtime_nsec,
+                opts.modify_window,
+            );
+            if keep_time && differs
+                || !keep_time && iflags & (item::TRANSFER | item::LOCAL_CHANGE) != 0
+            {
+                iflags |= item::REPORT_TIME;
+            }
+            if ft != Some(FileType::Symlink)
+                && opts.perms
+                && st.mode() & 0o7777 != file.mode & 0o7777
+            {
+                iflags |= item::REPORT_PERMS;
+            }
+            if opts.owner && self.attr.am_root && file.uid != st.uid() {
+                iflags |= item::REPORT_OWNER;
+            }
+            if opts.group && file.gid != st.gid() {
+                iflags |= item::REPORT_GROUP;
+            }
+        } else {
+            iflags |= item::IS_NEW;
+        }
+        iflags &= 0xffff;
+        let send = iflags & item::SIGNIFICANT != 0
+            || self.ctx.out.info_name >= 2
+            || self.ctx.out.has_i > 1;
+        if send && self.proto() >= 29 {
+            if ndx >= 0 {
+                self.codec.write(self.w, ndx)?;
+            }
+            write_shortint(self.w, iflags as u16)?;
+        }
+        Ok(())
+    }
+
+    /// generator.c recv_generator() for one entry.
+    fn recv_generator(&mut self, ndx: usize, redo: bool) -> Result<()> {
+        let file = self.flist.entries[ndx].clone();
+        if file.flags & FLAG_CLEARED != 0 {
+            return Ok(());
+        }
+        let opts = self.ctx.opts.clone();
+        let ndx_i = ndx as i32;
+        if let Some(sd) = &self.skip_dir {
+            if is_below(&file.name, sd) {
+                return Ok(());
+            }
+            self.skip_dir = None;
+        }
+        let fname = self.dest.path(&file.name);
+        let is_dir = file.is_dir();
+        if let Some(d) = &self.dry_missing_dir {
+            if !is_below(&file.name, d) {
+                self.dry_missing_dir = None;
+            }
+        }
+        let st = if self.dry_missing_all || self.dry_missing_dir.is_some() {
+            None
+        } else {
+            match fs::symlink_metadata(&fname) {
+                Ok(m) => Some(m),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    self.log(
+                        LogCode::ErrorXfer,
+                        &format!(
+                            "{}: [generator] recv_generator: failed to stat \"{}\": {}\n",
+                            self.ctx.log.prog,
+                            full_fname(&fname),
+                            strerror(&e)
+                        ),
+                    );
+                    return Ok(());
+                }
+            }
+        };
+        let stype = st.as_ref().and_then(|m| FileType::from_mode(m.mode()));
+        if opts.existing && st.is_none() && !redo {
+            if is_dir {
+                self.skip_dir = Some(file.name.clone());
+            }
+            if self.ctx.out.info_skip >= 1 {
+                self.log(
+                    LogCode::Info,
+                    &format!(
+                        "not creating new {} \"{}\"\n",
+                        if is_dir { "directory" } else { "file" },
+                        String::from_utf8_lossy(&file.name)
+                    ),
+                );
+            }
+            return Ok(());
+        }
+        if opts.ignore_existing
+            && st.is_some()
+            && !redo
+            && !(is_dir && stype == Some(FileType::Dir))
+        {
+            if self.ctx.out.info_skip >= 1 {
+                self.log(
+                    LogCode::Info,
+                    &format!("{} exists\n", String::from_utf8_lossy(&file.name)),
+                );
+            }
+            return Ok(());
+        }
+        if is_dir {
+            return self.gen_dir(ndx, file, fname, st);
+        }
+        let mut file = file;
+        if !opts.perms {
+            let exists = st.is_some() && stype != Some(FileType::Dir);
+            file.mode = dest_mode(
+                file.mode,
+                st.as_ref().map(|m| m.mode()).unwrap_or(0),
+                self.dflt_perms,
+                exists,
+            );
+            self.flist.entries[ndx].mode = file.mode;
+        }
+        let ftype = file.file_type().unwrap_or(FileType::Regular);
+        if ftype == FileType::Symlink && opts.links {
+            return self.gen_symlink(ndx_i, &file, &fname, st, stype);
+        }
+        if (ftype.is_device() && opts.devices && self.attr.am_root)
+            || (ftype.is_special() && opts.specials)
+        {
+            return self.gen_special(ndx_i, &file, &fname, st, stype);
+        }
+        if ftype != FileType::Regular {
+            if self.ctx.out.info_nonreg >= 1 {
+                let shown = if self.dest.solo.is_some() {
+                    &file.name
+                } else {
+                    &file.name
+                };
+                self.log(
+                    LogCode::Info,
+                    &format!(
+                        "skipping non-regular file \"{}\"\n",
+                        String::from_utf8_lossy(shown)
+                    ),
+                );
+            }
+            return Ok(());
+        }
+        if opts.update && !redo {
+            if let (Some(m), Some(FileType::Regular)) = (&st, stype) {
+                if file.mtime - m.mtime() < opts.modify_window {
+                    if self.ctx.out.info_skip >= 1 {
+                        self.log(
+                            LogCode::Info,
+                            &format!("{} is newer\n", String::from_utf8_lossy(&file.name)),
+                        );
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        let mut st = st;
+        if let (Some(m), Some(t)) = (&st, stype) {
+            if t != FileType::Regular {
+                if !self.make_room(&fname, &file.name, m.mode()) {
+                    return Ok(());
+                }
+                st = None;
+            }
+        }
+        if let Some(m) = &st {
+            if !redo && self.quick_check_ok(&file, &fname, m) {
+                match set_file_attrs(&fname, &file, Some(m), &self.attr, opts.checksum) {
+                    Ok(_) => {}
+                    Err(e) => self.attr_error(&fname, e),
+                }
+                self.itemize(&file, ndx_i, Some(m), 0)?;
+                return Ok(());
+            }
+        }
+        // Request the file (notify_others).
+        self.codec.write(self.w, ndx_i)?;
+        let mut iflags = item::TRANSFER;
+        if opts.checksum {
+            iflags |= item::REPORT_CHANGE;
+        }
+        self.itemize(&file, -1, st.as_ref(), iflags)?;
+        if opts.dry_run {
+            return Ok(());
+        }
+        let whole_file = opts.whole_file.unwrap_or(false);
+        let basis_len = st.as_ref().map(|m| m.size() as i64).unwrap_or(0);
+        if st.is_none() || whole_file || basis_len <= 0 {
+            write_sum_head(self.w, &SumHead::default(), self.proto())?;
+            return Ok(());
+        }
+        self.send_sums(&fname, basis_len, redo)
+    }
+
+    /// generate_and_send_sums() for a basis file.
+    fn send_sums(&mut self, fname: &Path, len: i64, redo: bool) -> Result<()> {
+        let neg = &self.ctx.neg;
+        let basis = open_nofollow(fname).and_then(|mut f| {
+            let mut v = Vec::with_capacity(len as usize);
+            f.read_to_end(&mut v)?;
+            Ok(v)
+        });
+        let basis = match basis {
+            Ok(b) => b,
+            Err(e) => {
+                self.log(
+                    LogCode::Error,
+                    &format!(
+                        "{}: [generator] failed to open \"{}\", continuing: {}\n",
+                        self.ctx.log.prog,
+                        full_fname(fname),
+                        strerror(&e)
+                    ),
+                );
+                write_sum_head(self.w, &SumHead::default(), self.proto())?;
+                return Ok(());
+            }
+        };
+        let head = sum_sizes_sqroot(
+            basis.len() as i64,
+            self.ctx.opts.block_size,
+            self.proto(),
+            neg.xfer_sum.digest_len(),
+            redo,
+        );
+        write_sum_head(self.w, &head, self.proto())?;
+        let sums = generate_sums(&basis, &head, neg.xfer_sum, neg.seed, neg.proper_seed_order);
+        for s in &sums {
+            write_block_sum(self.w, s, head.s2length)?;
+        }
+        Ok(())
+    }
+
+    /// generator.c quick_check_ok() for regular files.
+    fn quick_check_ok(&self, file: &FileEntry, fname: &Path, st: &fs::Metadata) -> bool {
+        let opts = &self.ctx.opts;
+        if st.size() as i64 != file.size {
+            return false;
+        }
+        if opts.checksum {
+            let sum = open_nofollow(fname).and_then(|f| file_checksum(self.ctx.neg.file_sum, f));
+            return match (sum, &file.checksum) {
+                (Ok(s), Some(theirs)) => s[..] == theirs[..s.len().min(theirs.len())],
+                _ => false,
+            };
+        }
+        if opts.size_only {
+            return true;
+        }
+        if opts.ignore_times {
+            return false;
+        }
+        same_time(
+            st.mtime(),
+            st.mtime_nsec() as u32,
+            file.mtime,
+            file.mtime_nsec,
+            opts.modify_window,
+        )
+    }
+
+    fn attr_error(&self, fname: &Path, e: crate::fsops::AttrError) {
+        let what = match e.what {
+            "utimensat" => "failed to set times on".to_string(),
+            "chmod" => "failed to set permissions on".to_string(),
+            w => format!("{w}"),
+        };
+        self.log(
+            LogCode::ErrorXfer,
+            &format!(
+                "{}: [generator] {} \"{}\": {}\n",
+                self.ctx.log.prog,
+                what,
+                full_fname(fname),
+                strerror(&e.err)
+            ),
+        );
+    }
+
+    fn gen_dir(
+        &mut self,
+        ndx: usize,
+        file: FileEntry,
+        fname: PathBuf,
+        st: Option<fs::Metadata>,
+    ) -> Result<()> {
+        let opts = self.ctx.opts.clone();
+        let mut st = st;
+        if let Some(m) = &st {
+            if !m.is_dir() {
+                if !self.make_room(&fname, &file.name, m.mode()) {
+                    self.log(
+                        LogCode::Error,
+                        "*** Skipping any contents from this failed directory ***\n",
+                    );
+                    self.skip_dir = Some(file.name.clone());
+                    return Ok(());
+                }
+                st = None;
+            }
+        }
+        if opts.dry_run && st.is_none() && self.dry_missing_dir.is_none() && !self.dry_missing_all {
+            self.dry_missing_dir = Some(file.name.clone());
+        }
+        let mut file = file;
+        if !opts.perms {
+            file.mode = dest_mode(
+                file.mode,
+                st.as_ref().map(|m| m.mode()).unwrap_or(0),
+                self.dflt_perms,
+                st.is_some(),
+            );
+            self.flist.entries[ndx].mode = file.mode;
+        }
+        let created_root = file.name == b"." && self.dest.root_created;
+        let item_st = if created_root { None } else { st.as_ref() };
+        self.itemize(
+            &file,
+            ndx as i32,
+            item_st,
+            if item_st.is_none() {
+                item::LOCAL_CHANGE
+            } else {
+                0
+            },
+        )?;
+        if st.is_none() && !opts.dry_run {
+            if let Err(e) = fs::create_dir(&fname) {
+                if e.kind() != io::ErrorKind::AlreadyExists {
+                    self.log(
+                        LogCode::ErrorXfer,
+                        &format!(
+                            "{}: [generator] recv_generator: mkdir \"{}\" failed: {}\n",
+                            self.ctx.log.prog,
+                            full_fname(&fname),
+                            strerror(&e)
+                        ),
+                    );
+                    self.log(
+                        LogCode::Error,
+                        "*** Skipping any contents from this failed directory ***\n",
+                    );
+                    self.skip_dir = Some(file.name.clone());
+                    return Ok(());
+                }
+            }
+        }
+        if !opts.dry_run {
+            if let Err(e) = set_file_attrs(&fname, &file, st.as_ref(), &self.attr, false) {
+                self.attr_error(&fname, e);
+            }
+            // Keep the directory writable while filling it; touch_up_dirs()
+            // restores the real mode at the end.
+            if !self.attr.am_root && file.mode & 0o700 != 0o700 {
+                let _ = fs::set_permissions(
+                    &fname,
+                    fs::Permissions::from_mode((file.mode | 0o700) & 0o7777),
+                );
+                self.need_perm_fix.push(ndx);
+            }
+        }
+        if self.delete_mode == DeleteMode::During
+            && file.flags & FLAG_CONTENT_DIR != 0
+            && st.is_some()
+        {
+            let name = file.name.clone();
+            self.delete_in(&name, &fname)?;
+        }
+        Ok(())
+    }
+
+    fn gen_symlink(
+        &mut self,
+        ndx: i32,
+        file: &FileEntry,
+        fname: &Path,
+        st: Option<fs::Metadata>,
+        stype: Option<FileType>,
+    ) -> Result<()> {
+        let target = file.link_target.clone().unwrap_or_default();
+        if let (Some(m), Some(FileType::Symlink)) = (&st, stype) {
+            if fs::read_link(fname)
+                .map(|t| t.as_os_str().as_bytes() == &target[..])
+                .unwrap_or(false)
+            {
+                if let Err(e) = set_file_attrs(fname, file, Some(m), &self.attr, false) {
+                    self.attr_error(fname, e);
+                }
+                self.itemize(file, ndx, Some(m), 0)?;
+                return Ok(());
+            }
+        }
+        if !self.ctx.opts.dry_run {
+            if let Err(e) = atomic_symlink(&target, fname, st.as_ref()) {
+                self.log(
+                    LogCode::ErrorXfer,
+                    &format!(
+                        "{}: [generator] symlink \"{}\" -> \"{}\" failed: {}\n",
+                        self.ctx.log.prog,
+                        full_fname(fname),
+                        String::from_utf8_lossy(&target),
+                        strerror(&e)
+                    ),
+                );
+                return Ok(());
+            }
+            if let Err(e) = set_file_attrs(fname, file, None, &self.attr, false) {
+                self.attr_error(fname, e);
+            }
+        }
+        let st_for_item = if stype == Some(FileType::Symlink) {
+            st.as_ref()
+        } else {
+            None
+        };
+        self.itemize(
+            file,
+            ndx,
+            st_for_item,
+            item::LOCAL_CHANGE | item::REPORT_CHANGE,
+        )?;
+        Ok(())
+    }
+
+    fn gen_special(
+        &mut self,
+        ndx: i32,
+        file: &FileEntry,
+        fname: &Path,
+        st: Option<fs::Metadata>,
+        stype: Option<FileType>,
+    ) -> Result<()> {
+        let ftype = file.file_type();
+        if let Some(m) = &st {
+            if stype == ftype {
+                let same = if ftype.is_some_and(|t| t.is_device()) {
+                    let rdev = m.rdev();
+                    nix::sys::stat::major(rdev) as u32 == file.rdev_major
+                        && nix::sys::stat::minor(rdev) as u32 == file.rdev_minor
+                } else {
+                    true
+                };
+                if same {
+                    if let Err(e) = set_file_attrs(fname, file, Some(m), &self.attr, false) {
+                        self.attr_error(fname, e);
+                    }
+                    self.itemize(file, ndx, Some(m), 0)?;
+                    return Ok(());
+                }
+            }
+        }
+        if !self.ctx.opts.dry_run {
+            if let Some(m) = &st {
+                if !self.make_room(fname, &file.name, m.mode()) {
+                    return Ok(());
+                }
+            }
+            let kind = nix::sys::stat::SFlag::from_bits_truncate(file.mode & S_IFMT);
+            let perm = nix::sys::stat::Mode::from_bits_truncate(file.mode & 0o7777);
+            let dev = nix::sys::stat::makedev(file.rdev_major as u64, file.rdev_minor as u64);
+            if let Err(e) = nix::sys::stat::mknod(fname, kind, perm, dev) {
+                self.log(
+                    LogCode::ErrorXfer,
+                    &format!(
+                        "{}: [generator] mknod \"{}\" failed: {}\n",
+                        self.ctx.log.prog,
+                        full_fname(fname),
+                        strerror(&io::Error::from(e))
+                    ),
+                );
+                return Ok(());
+            }
+            if let Err(e) = set_file_attrs(fname, file, None, &self.attr, false) {
+                self.attr_error(fname, e);
+            }
+        }
+        let st_for_item = if stype == ftype { st.as_ref() } else { None };
+        self.itemize(
+            file,
+            ndx,
+            st_for_item,
+            item::LOCAL_CHANGE | item::REPORT_CHANGE,
+        )?;
+        Ok(())
+    }
+
+    /// generator.c touch_up_dirs(): directory times and modes after their
+    /// contents were written.
+    fn touch_up_dirs(&mut self) {
+        if self.ctx.opts.dry_run {
+            return;
+        }
+        for &ndx in &self.need_perm_fix {
+            let e = &self.flist.entries[ndx];
+            let p = self.dest.path(&e.name);
+            let _ = fs::set_permissions(&p, fs::Permissions::from_mode(e.mode & 0o7777));
+        }
+        if !self.ctx.opts.times || self.ctx.opts.omit_dir_times {
+            return;
+        }
+        for e in &self.flist.entries {
+            if !e.is_dir() || e.flags & FLAG_CLEARED != 0 {
+                continue;
+            }
+            let p = self.dest.path(&e.name);
+            if let Ok(m) = fs::symlink_metadata(&p) {
+                if m.is_dir() && (m.mtime() != e.mtime || m.mtime_nsec() as u32 != e.mtime_nsec) {
+                    let _ = set_file_attrs(&p, e, Some(&m), &self.attr, true);
+                }
+            }
+        }
+    }
+}
+
+/// Create a symlink, replacing whatever is there through a rename so the
+/// name is never missing (syscall.c atomic_create()).
+fn atomic_symlink(target: &[u8], path: &Path, existing: Option<&fs::Metadata>) -> io::Result<()> {
+    let t = std::ffi::OsStr::from_bytes(target);
+    match existing {
+        None => std::os::unix::fs::symlink(t, path),
+        Some(m) if m.is_dir() => {
+            let mut errs = Vec::new();
+            delete_item(path, b"", m.mode(), false, &mut |_| {}, &mut |e| {
+                errs.push(e)
+            });
+            std::os::unix::fs::symlink(t, path)
+        }
+        Some(_) => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let mut n = 0u32;
+            loop {
+                let tmp = dir.join(format!(".gensync-link.{}.{n}", std::process::id()));
+                match std::os::unix::fs::symlink(t, &tmp) {
+                    Ok(()) => {
+                        return fs::rename(&tmp, path).inspect_err(|_| {
+                            let _ = fs::remove_file(&tmp);
+                        })
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+}

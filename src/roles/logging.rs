@@ -1,0 +1,171 @@
+//! What each role prints and when (upstream: options.c info levels and
+//! stdout_format setup, log.c log_item(), log_delete(), sender.c
+//! maybe_log_item()). The formatting itself is in `report`.
+
+use crate::flist::entry::FileEntry;
+use crate::options::Options;
+use crate::report::{LogCode, Logger};
+use crate::wire::item;
+
+/// Output configuration derived once from the options.
+#[derive(Debug, Clone, Default)]
+pub struct OutputCfg {
+    /// Format for per-item lines (`%i %n%L`, `%n%L`, or `--out-format`).
+    pub stdout_format: Option<String>,
+    /// stdout_format_has_i (0, 1, 2).
+    pub has_i: u8,
+    pub has_o_or_i: bool,
+    pub log_before_transfer: bool,
+    pub info_name: u8,
+    pub info_flist: u8,
+    pub info_stats: u8,
+    pub info_del: u8,
+    pub info_misc: u8,
+    pub info_skip: u8,
+    pub info_nonreg: u8,
+    pub info_progress: u8,
+    pub am_server: bool,
+    pub am_sender: bool,
+    /// Local copy: transfers always show '>' (log.c local_server).
+    pub local_server: bool,
+    pub preserve_times: bool,
+    pub omit_dir_times: bool,
+    pub human: u8,
+}
+
+fn has_escape(fmt: &str, c: char) -> bool {
+    // log.c log_format_has(): a '%' escape, possibly with width/flags.
+    let b = fmt.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            i += 1;
+            if i < b.len() && b[i] == b'%' {
+                i += 1;
+                continue;
+            }
+            while i < b.len() && (b[i] == b'-' || b[i] == b'\'' || b[i].is_ascii_digit()) {
+                i += 1;
+            }
+            if i < b.len() && b[i] == c as u8 {
+                return true;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+impl OutputCfg {
+    pub fn new(opts: &Options, am_server: bool, am_sender: bool) -> OutputCfg {
+        let v = if opts.quiet { 0 } else { opts.verbose };
+        let mut c = OutputCfg {
+            am_server,
+            am_sender,
+            preserve_times: opts.times,
+            omit_dir_times: opts.omit_dir_times,
+            human: opts.human_readable,
+            info_nonreg: if opts.quiet { 0 } else { 1 },
+            ..OutputCfg::default()
+        };
+        if v >= 1 {
+            c.info_name = 1;
+            c.info_flist = 1;
+            c.info_stats = 1;
+            c.info_del = 1;
+            c.info_misc = 1;
+        }
+        if v >= 2 {
+            c.info_name = 2;
+            c.info_misc = 2;
+            c.info_skip = 1;
+        }
+        if opts.stats {
+            c.info_stats = c.info_stats.max(if v > 1 { 3 } else { 2 });
+        }
+        if let Some(f) = &opts.out_format {
+            c.stdout_format = Some(f.clone());
+            if has_escape(f, 'i') {
+                c.has_i = opts.itemize_changes | 1;
+            }
+            if !has_escape(f, 'b') && !has_escape(f, 'c') && !has_escape(f, 'C') {
+                c.log_before_transfer = !am_server;
+            }
+        } else if opts.itemize_changes > 0 {
+            c.stdout_format = Some("%i %n%L".to_string());
+            c.has_i = opts.itemize_changes;
+            c.log_before_transfer = !am_server;
+        }
+        if opts.progress && !am_server {
+            if !c.log_before_transfer && c.info_name == 0 {
+                c.info_name = 1;
+            }
+            c.info_flist = c.info_flist.max(2);
+            c.info_progress = 1;
+        }
+        if c.info_name >= 1 && c.stdout_format.is_none() {
+            c.stdout_format = Some("%n%L".to_string());
+            c.log_before_transfer = !am_server;
+        }
+        if c.has_i > 0
+            || c.stdout_format
+                .as_deref()
+                .is_some_and(|f| has_escape(f, 'o'))
+        {
+            c.has_o_or_i = true;
+        }
+        c
+    }
+
+    /// log.c log_item(): one line for an item on the client.
+    pub fn log_item(&self, log: &Logger, file: &FileEntry, iflags: u32, hlink: Option<&[u8]>) {
+        if self.am_server {
+            return;
+        }
+        if let Some(fmt) = &self.stdout_format {
+            let op = if self.am_sender { "send" } else { "recv" };
+            let line = crate::report::format_item(fmt, op, file, iflags, hlink, self);
+            if let Some(line) = line {
+                log.log(LogCode::Client, &line);
+            }
+        }
+    }
+
+    /// sender.c / log.c maybe_log_item() for non-transfer items.
+    pub fn maybe_log_item(&self, log: &Logger, file: &FileEntry, iflags: u32, xname: &[u8]) {
+        let significant = iflags & item::SIGNIFICANT;
+        let see_item = self.has_i > 0
+            && (significant != 0 || !xname.is_empty() || self.has_i > 1 || self.info_name >= 2);
+        let local_change = iflags & item::LOCAL_CHANGE != 0 && significant != 0;
+        if self.am_server {
+            return;
+        }
+        if see_item || local_change || !xname.is_empty() || (file.is_dir() && significant != 0) {
+            let h = if xname.is_empty() { None } else { Some(xname) };
+            self.log_item(log, file, iflags, h);
+        }
+    }
+
+    /// log.c log_delete() on the side that prints.
+    pub fn log_delete(&self, log: &Logger, name: &[u8], mode: u32) {
+        if self.info_del == 0 && self.stdout_format.is_none() {
+            return;
+        }
+        let fmt = if self.has_o_or_i {
+            self.stdout_format.clone().unwrap_or_default()
+        } else {
+            "deleting %n".to_string()
+        };
+        let file = FileEntry {
+            name: name.to_vec(),
+            mode,
+            ..FileEntry::default()
+        };
+        if let Some(line) =
+            crate::report::format_item(&fmt, "del.", &file, item::DELETED, None, self)
+        {
+            log.log(LogCode::Client, &line);
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! The sender: answers the generator's requests with file data (upstream:
+//! sender.c send_files(), write_ndx_and_attrs(); match.c match_sums()).
+//! See protocol-notes/phases-and-redo.md and sums-and-tokens.md.
+//!
+//! One thread owns both halves of the sender's stream. It reads a request
+//! (ndx + iflags [+ sum head and block sums]), then writes the echo and the
+//! token stream before reading the next request.
+
+use super::{read_ndx_skip_del_stats, Ctx};
+use crate::checksum::FileSum;
+use crate::delta::matcher::{match_sums, Token};
+use crate::error::{strerror, Error, IoError, Result};
+use crate::flist::build::{full_fname, open_nofollow};
+use crate::flist::entry::{FileEntry, FLAG_CLEARED, FLAG_FILE_SENT};
+use crate::flist::FileList;
+use crate::report::stats::Stats;
+use crate::report::LogCode;
+use crate::wire::int::*;
+use crate::wire::item;
+use crate::wire::mux::{MsgCode, MuxWriter};
+use crate::wire::ndx::{NdxCodec, NDX_DEL_STATS, NDX_DONE};
+use crate::wire::sums::{read_block_sums, read_sum_head, write_sum_head};
+use crate::wire::tokens;
+use std::io::{self, Read, Write};
+use std::sync::mpsc::Receiver;
+
+/// The ndx + attributes block as read (rsync.c read_ndx_and_attrs()).
+pub struct NdxAttrs {
+    pub ndx: i32,
+    pub iflags: u32,
+    pub fnamecmp_type: Option<u8>,
+    pub xname: Vec<u8>,
+}
+
+/// Read iflags, basis type and xname after a non-negative ndx.
+pub fn read_attrs<R: Read + ?Sized>(r: &mut R, ndx: i32, protocol: u32) -> Result<NdxAttrs> {
+    let iflags = if protocol >= 29 {
+        read_shortint(r)? as u32
+    } else {
+        item::TRANSFER | item::MISSING_DATA
+    };
+    let fnamecmp_type = if iflags & item::BASIS_TYPE_FOLLOWS != 0 {
+        Some(read_byte(r)?)
+    } else {
+        None
+    };
+    let xname = if iflags & item::XNAME_FOLLOWS != 0 {
+        read_vstring(r, crate::wire::flist::MAXPATHLEN)?
+    } else {
+        Vec::new()
+    };
+    Ok(NdxAttrs {
+        ndx,
+        iflags,
+        fnamecmp_type,
+        xname,
+    })
+}
+
+/// Write ndx + attributes (sender.c write_ndx_and_attrs()).
+pub fn write_ndx_and_attrs<W: Write + ?Sized>(
+    w: &mut W,
+    codec: &mut NdxCodec,
+    a: &NdxAttrs,
+    protocol: u32,
+) -> Result<()> {
+    codec.write(w, a.ndx)?;
+    if protocol >= 29 {
+        write_shortint(w, a.iflags as u16)?;
+        if let Some(t) = a.fnamecmp_type {
+            write_byte(w, t)?;
+        }
+        if a.iflags & item::XNAME_FOLLOWS != 0 {
+            write_vstring(w, &a.xname)?;
+        }
+    }
+    Ok(())
+}
+
+/// Look up a requested entry, refusing indexes the peer may not name.
+pub fn entry_for<'a>(flist: &'a FileList, ndx: i32) -> Result<&'a FileEntry> {
+    let e = flist.get(ndx).ok_or_else(|| {
+        Error::protocol(format!(
+            "Invalid file index: {ndx} (-1 - {})",
+            flist.entries.len() as i64 - 1
+        ))
+    })?;
+    if e.flags & FLAG_CLEARED != 0 {
+        return Err(Error::protocol(format!(
+            "refusing transfer of cleared file index {ndx}"
+        )));
+    }
+    Ok(e)
+}
+
+/// Move queued log messages into the stream (server side only).
+pub fn drain_msgs<W: Write>(
+    w: &mut MuxWriter<W>,
+    rx: Option<&Receiver<(MsgCode, Vec<u8>)>>,
+) -> io::Result<()> {
+    if let Some(rx) = rx {
+        while let Ok((code, text)) = rx.try_recv() {
+            w.send_msg(code, &text)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn count_created(stats: &mut Stats, e: &FileEntry) {
+    use crate::flist::entry::FileType::*;
+    stats.created_files += 1;
+    match e.file_type() {
+        Some(Dir) => stats.created_dirs += 1,
+        Some(Symlink) => stats.created_symlinks += 1,
+        Some(CharDev) | Some(BlockDev) => stats.created_devices += 1,
+        Some(Fifo) | Some(Socket) => stats.created_specials += 1,
+        _ => {}
+    }
+}
+
+/// sender.c send_files().
+pub fn send_files<R: Read, W: Write>(
+    ctx: &Ctx,
+    flist: &mut FileList,
+    r: &mut R,
+    w: &mut MuxWriter<W>,
+    msgs: Option<&Receiver<(MsgCode, Vec<u8>)>>,
+    stats: &mut Stats,
+    codecs: &mut NdxCodecs,
+) -> Result<()> {
+    let proto = ctx.protocol();
+    let max_phase = ctx.max_phase();
+    let mut phase = 0;
+    let NdxCodecs {
+        read: rcodec,
+        write: wcodec,
+    } = codecs;
+    let io_error_start = ctx.shared.io_error();
+    let xfer_len = ctx.neg.xfer_sum.digest_len();
+    let do_xfers = !ctx.opts.dry_run;
+    let mut data = Vec::new();
+    loop {
+        drain_msgs(w, msgs)?;
+        w.flush()?;
+        let am_server = ctx.am_server;
+        let shared = ctx.shared.clone();
+        let ndx = {
+            let mut echo: Vec<[i64; 5]> = Vec::new();
+            let ndx = read_ndx_skip_del_stats(r, rcodec, &shared, |v| {
+                echo.push(v);
+                Ok(())
+            })?;
+            // A server sender passes deletion stats on to the client receiver.
+            if am_server {
+                for v in echo {
+                    write_del_stats(w, wcodec, &v)?;
+                }
+            }
+            ndx
+        };
+        if ndx == NDX_DONE {
+            phase += 1;
+            if phase > max_phase {
+                break;
+            }
+            wcodec.write(w, NDX_DONE)?;
+            continue;
+        }
+        let a = read_attrs(r, ndx, proto)?;
+        let file = entry_for(flist, ndx)?.clone();
+        if a.iflags & item::TRANSFER != 0 && !file.is_reg() {
+            return Err(Error::protocol(format!(
+                "received request to transfer non-regular file: {ndx} [sender]"
+            )));
+        }
+        if a.iflags & item::TRANSFER == 0 {
+            ctx.out.maybe_log_item(&ctx.log, &file, a.iflags, &a.xname);
+            write_ndx_and_attrs(w, wcodec, &a, proto)?;
+            if a.iflags & item::IS_NEW != 0 {
+                count_created(stats, &file);
+            }
+            continue;
+        }
+        if phase == 2 {
+            return Err(Error::protocol("got transfer request in phase 2 [sender]"));
+        }
+        let redo = file.flags & FLAG_FILE_SENT != 0;
+        if !redo && a.iflags & item::IS_NEW != 0 {
+            stats.created_files += 1;
+        }
+        flist.entries[ndx as usize].flags |= FLAG_FILE_SENT;
+        stats.xferred_files += 1;
+        stats.total_transferred_size += file.size;
+        if !do_xfers {
+            ctx.out.log_item(&ctx.log, &file, a.iflags, None);
+            write_ndx_and_attrs(w, wcodec, &a, proto)?;
+            continue;
+        }
+        let csum_length = if redo { 16 } else { 2 };
+        let head = read_sum_head(r, proto, xfer_len, csum_length)?;
+        let sums = read_block_sums(r, &head)?;
+        let path = file.local_path.clone().unwrap_or_default();
+        let mut f = match open_nofollow(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                if e.kind() == io::ErrorKind::NotFound {
+                    ctx.shared.add_io_error(IoError::VANISHED);
+                    ctx.log.log(
+                        LogCode::Warning,
+                        &format!("file has vanished: \"{}\"\n", full_fname(&path)),
+                    );
+                } else {
+                    ctx.shared.add_io_error(IoError::GENERAL);
+                    ctx.log.log(
+                        LogCode::ErrorXfer,
+                        &format!(
+                            "{}: [sender] send_files failed to open \"{}\": {}\n",
+                            ctx.log.prog,
+                            full_fname(&path),
+                            strerror(&e)
+                        ),
+                    );
+                }
+                if proto >= 30 {
+                    w.send_msg(MsgCode::NoSend, &ndx.to_le_bytes())?;
+                }
+                continue;
+            }
+        };
+        data.clear();
+        let read_ok = f.read_to_end(&mut data).is_ok();
+        write_ndx_and_attrs(w, wcodec, &a, proto)?;
+        write_sum_head(w, &head, proto)?;
+        if ctx.out.log_before_transfer {
+            ctx.out.log_item(&ctx.log, &file, a.iflags, None);
+        } else if !ctx.am_server && ctx.out.info_name >= 1 && ctx.out.info_progress == 1 {
+            ctx.log.log(
+                LogCode::Client,
+                &format!("{}\n", crate::report::safe_name(&file.name)),
+            );
+        }
+        let mut fsum = FileSum::new(ctx.neg.xfer_sum, ctx.neg.seed);
+        let blength = head.blength.max(0) as usize;
+        let ms = match_sums(
+            &data,
+            &head,
+            &sums,
+            ctx.neg.xfer_sum,
+            ctx.neg.seed,
+            ctx.neg.proper_seed_order,
+            &mut |t| {
+                match t {
+                    Token::Literal(d) => {
+                        fsum.update(d);
+                        tokens::write_literal(w, d).map_err(crate::wire::mux::to_io)?;
+                    }
+                    Token::Match { block, offset, len } => {
+                        let _ = blength;
+                        let off = offset as usize;
+                        fsum.update(&data[off..off + len as usize]);
+                        tokens::write_match(w, block).map_err(crate::wire::mux::to_io)?;
+                    }
+                }
+                Ok(())
+            },
+        )
+        .map_err(Error::from)?;
+        tokens::write_end(w)?;
+        let mut sum = [0u8; 32];
+        let n = fsum.finish(&mut sum);
+        if !read_ok {
+            // A read error must make the receiver discard the file: send a
+            // deliberately wrong checksum (match.c match_sums()).
+            ctx.shared.add_io_error(IoError::GENERAL);
+            let orig = sum;
+            sum = [0u8; 32];
+            if orig[..n].iter().all(|&b| b == 0) {
+                sum[n - 1] = 1;
+            }
+        }
+        w.write_all(&sum[..n])?;
+        stats.literal_data += ms.literal as i64;
+        stats.matched_data += ms.matched as i64;
+        if !ctx.out.log_before_transfer {
+            ctx.out.log_item(&ctx.log, &file, a.iflags, None);
+        }
+    }
+    let io_error = ctx.shared.io_error();
+    if proto >= 30 && io_error != io_error_start {
+        w.send_msg(MsgCode::IoError, &(io_error as i32).to_le_bytes())?;
+    }
+    wcodec.write(w, NDX_DONE)?;
+    drain_msgs(w, msgs)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Per-direction ndx state of one stream; it carries over from the transfer
+/// into the goodbye exchange.
+pub struct NdxCodecs {
+    pub read: NdxCodec,
+    pub write: NdxCodec,
+}
+
+impl NdxCodecs {
+    pub fn new(protocol: u32) -> Self {
+        NdxCodecs {
+            read: NdxCodec::new(protocol),
+            write: NdxCodec::new(protocol),
+        }
+    }
+}
+
+pub fn write_del_stats<W: Write + ?Sized>(
+    w: &mut W,
+    codec: &mut NdxCodec,
+    v: &[i64; 5],
+) -> Result<()> {
+    codec.write(w, NDX_DEL_STATS)?;
+    let files = v[0];
+    write_varint(w, files as i32)?;
+    for &x in &v[1..] {
+        write_varint(w, x as i32)?;
+    }
+    Ok(())
+}
+
+/// main.c read_final_goodbye() on the sender.
+pub fn read_final_goodbye<R: Read, W: Write>(
+    ctx: &Ctx,
+    r: &mut R,
+    w: &mut MuxWriter<W>,
+    msgs: Option<&Receiver<(MsgCode, Vec<u8>)>>,
+    codecs: &mut NdxCodecs,
+) -> Result<()> {
+    let proto = ctx.protocol();
+    let NdxCodecs {
+        read: rcodec,
+        write: wcodec,
+    } = codecs;
+    let shared = ctx.shared.clone();
+    let am_server = ctx.am_server;
+    let read_one = |r: &mut R, w: &mut MuxWriter<W>, rc: &mut NdxCodec, wc: &mut NdxCodec| {
+        if proto < 29 {
+            return read_int(r);
+        }
+        let mut echo = Vec::new();
+        let ndx = read_ndx_skip_del_stats(r, rc, &shared, |v| {
+            echo.push(v);
+            Ok(())
+        })?;
+        if am_server {
+            for v in echo {
+                write_del_stats(w, wc, &v)?;
+            }
+        }
+        Ok(ndx)
+    };
+    let mut i = read_one(r, w, rcodec, wcodec)?;
+    if proto >= 31 && i == NDX_DONE {
+        wcodec.write(w, NDX_DONE)?;
+        drain_msgs(w, msgs)?;
+        w.flush()?;
+        i = read_one(r, w, rcodec, wcodec)?;
+    }
+    if i != NDX_DONE {
+        return Err(Error::protocol(format!(
+            "Invalid packet at end of run ({i}) [sender]"
+        )));
+    }
+    drain_msgs(w, msgs)?;
+    w.flush()?;
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! Local copies: the client is the sender, and a server thread plays the
+//! receiving side, joined by an in-process socketpair that carries the real
+//! protocol (upstream: pipe.c local_child(), main.c do_cmd()).
+//!
+//! There is one engine: this is the remote-shell pipeline with the remote
+//! process replaced by a thread.
+
+use super::transfer::{run_receiver, run_sender, RunResult};
+use super::{setup_protocol, CLIENT_INFO_LETTERS};
+use crate::error::{Error, ExitCode, Result};
+use crate::options::Options;
+use crate::report::{ClientOut, LogCode, LogSink, Logger};
+use crate::roles::{client_msg_handler, Ctx, OutputCfg, Shared};
+use crate::wire::mux::{DemuxReader, MsgCode, MsgHandler, MuxWriter};
+use std::net::Shutdown;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc;
+use std::sync::Arc;
+
+/// Handler for what the client sends to a server-side reader.
+pub fn server_msg_handler(shared: Arc<Shared>) -> MsgHandler {
+    Box::new(move |code, payload| {
+        match code {
+            MsgCode::IoError => {
+                let v = u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]);
+                shared.add_io_error(v);
+            }
+            MsgCode::ErrorExit => {
+                let c = if payload.len() == 4 {
+                    i32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]])
+                } else {
+                    0
+                };
+                return Err(Error::quiet(ExitCode(c)));
+            }
+            MsgCode::Info | MsgCode::Error | MsgCode::ErrorXfer | MsgCode::Warning => {
+                crate::report::print_local(LogCode::Error, &payload)
+            }
+            _ => {}
+        }
+        Ok(())
+    })
+}
+
+/// The server half of a local copy: generator + receiver.
+fn local_server(opts: Arc<Options>, sock: UnixStream, dest: Vec<u8>) -> Result<RunResult> {
+    let mut rsock = sock.try_clone()?;
+    let mut wsock = sock;
+    let neg = setup_protocol(
+        &mut rsock,
+        &mut wsock,
+        &opts,
+        true,
+        Some(CLIENT_INFO_LETTERS),
+    )?;
+    let (tx, rx) = mpsc::channel();
+    let shared = Shared::new();
+    let ctx = Ctx {
+        out: Arc::new(OutputCfg::new(&opts, true, false)),
+        opts,
+        log: Logger {
+            prog: String::new(),
+            sink: LogSink::Wire(tx, neg.protocol),
+        },
+        am_server: true,
+        shared: shared.clone(),
+        neg,
+    };
+    let mut ctx = ctx;
+    ctx.log.prog = ctx.opts.program_name.clone();
+    let mut w = MuxWriter::new(wsock);
+    w.start_mux()?;
+    let mut r = DemuxReader::new(rsock, server_msg_handler(shared));
+    if ctx.protocol() >= 30 {
+        r.start_mux();
+    }
+    let res = run_receiver(&ctx, &dest, &mut r, &mut w, Some(&rx));
+    if let Err(e) = &res {
+        // The client prints the returned error itself; just end the
+        // exchange as upstream's server would, then close the stream.
+        if ctx.protocol() >= 31 {
+            let _ = w.send_msg(MsgCode::ErrorExit, &e.code.0.to_le_bytes());
+        }
+        let _ = std::io::Write::flush(&mut w);
+    }
+    let _ = w.get_mut().shutdown(Shutdown::Both);
+    res
+}
+
+/// Run `gensync [opts] SRC... DEST` on this machine.
+pub fn run_local(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, Ctx)> {
+    let mut opts_l = (*opts).clone();
+    if opts_l.whole_file.is_none() {
+        opts_l.whole_file = Some(true);
+    }
+    let opts = Arc::new(opts_l);
+    let n = opts.operands.len();
+    let sources = opts.operands[..n - 1].to_vec();
+    let dest = opts.operands[n - 1].as_bytes().to_vec();
+    let (a, b) = UnixStream::pair()?;
+    let server_opts = opts.clone();
+    let server = std::thread::spawn(move || local_server(server_opts, b, dest));
+
+    let client = (|| {
+        let mut rsock = a.try_clone()?;
+        let mut wsock = a.try_clone()?;
+        let neg = setup_protocol(&mut rsock, &mut wsock, &opts, false, None)?;
+        let mut out_cfg = OutputCfg::new(&opts, false, true);
+        out_cfg.local_server = true;
+        let ctx = Ctx {
+            out: Arc::new(out_cfg),
+            opts: opts.clone(),
+            log: Logger {
+                prog: opts.program_name.clone(),
+                sink: LogSink::Local(out.clone()),
+            },
+            am_server: false,
+            shared: Shared::new(),
+            neg,
+        };
+        let mut w = MuxWriter::new(wsock);
+        if ctx.protocol() >= 30 {
+            w.start_mux()?;
+        }
+        let mut r = DemuxReader::new(rsock, client_msg_handler(&ctx));
+        r.start_mux();
+        let res = run_sender(&ctx, &sources, &mut r, &mut w, None);
+        Ok::<_, Error>((res, ctx))
+    })();
+    let _ = a.shutdown(Shutdown::Both);
+    let server_res = server
+        .join()
+        .map_err(|_| Error::new(ExitCode::CRASHED, "server thread panicked"))?;
+    let (client_res, ctx) = client?;
+    match (client_res, server_res) {
+        (Ok(r), Ok(_)) => Ok((r, ctx)),
+        // The server's own error explains a client-side EOF best.
+        (Err(ce), Err(se)) => {
+            if ce.quiet || ce.code == ExitCode::STREAMIO {
+                Err(se)
+            } else {
+                Err(ce)
+            }
+        }
+        (Err(e), Ok(_)) => Err(e),
+        (Ok(_), Err(e)) => Err(e),
+    }
+}

@@ -1,0 +1,136 @@
+//! `--server` mode: the far end of a remote-shell connection, on stdin and
+//! stdout (upstream: main.c start_server(), do_server_sender(),
+//! do_server_recv()).
+
+use super::setup_protocol;
+use super::transfer::{run_receiver, run_sender};
+use crate::error::{Error, ExitCode, Result};
+use crate::options::Options;
+use crate::report::{LogCode, LogSink, Logger};
+use crate::roles::{Ctx, OutputCfg, Shared};
+use crate::wire::int::read_int;
+use crate::wire::mux::{DemuxReader, MsgCode, MuxWriter};
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::sync::{mpsc, Arc};
+
+/// exclude.c recv_filter_list(): the rules the client sends. Rules are not
+/// implemented yet, so any rule is refused rather than silently ignored.
+fn recv_filter_list<R: Read>(r: &mut R) -> Result<()> {
+    loop {
+        let len = read_int(r)?;
+        if len == 0 {
+            return Ok(());
+        }
+        if !(0..5120).contains(&len) {
+            return Err(Error::protocol(format!(
+                "overflow: filter rule length {len}"
+            )));
+        }
+        let mut rule = vec![0u8; len as usize];
+        r.read_exact(&mut rule)?;
+        return Err(Error::unsupported(format!(
+            "filter rules are not supported by this gensync yet: {}",
+            String::from_utf8_lossy(&rule)
+        )));
+    }
+}
+
+pub fn run_server(opts: Options) -> ExitCode {
+    let prog = opts.program_name.clone();
+    // Raw descriptors: the protocol is binary and does its own buffering.
+    use std::os::fd::AsFd;
+    let (Ok(stdin), Ok(stdout)) = (
+        std::io::stdin().as_fd().try_clone_to_owned(),
+        std::io::stdout().as_fd().try_clone_to_owned(),
+    ) else {
+        return ExitCode::IPC;
+    };
+    let mut stdin = std::fs::File::from(stdin);
+    let mut stdout = std::fs::File::from(stdout);
+    let client_info = opts
+        .rsh
+        .clone()
+        .filter(|s| s.starts_with('.'))
+        .unwrap_or_default();
+    let opts = Arc::new(opts);
+    let neg = match setup_protocol(&mut stdin, &mut stdout, &opts, true, Some(&client_info)) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("{prog}: {}", e.msg);
+            return e.code;
+        }
+    };
+    let (tx, rx) = mpsc::channel();
+    let shared = Shared::new();
+    let ctx = Ctx {
+        out: Arc::new(OutputCfg::new(&opts, true, opts.sender)),
+        opts: opts.clone(),
+        log: Logger {
+            prog: prog.clone(),
+            sink: LogSink::Wire(tx, neg.protocol),
+        },
+        am_server: true,
+        shared: shared.clone(),
+        neg,
+    };
+    let mut w = MuxWriter::new(stdout);
+    let mut r = DemuxReader::new(stdin, super::local::server_msg_handler(shared));
+    let res = (|| {
+        if ctx.protocol() >= 23 {
+            w.start_mux()?;
+        }
+        if ctx.protocol() >= 30 {
+            r.start_mux();
+        }
+        let args: Vec<_> = opts.operands.iter().skip(1).cloned().collect();
+        if opts.sender {
+            recv_filter_list(&mut r)?;
+            run_sender(&ctx, &args, &mut r, &mut w, Some(&rx))?;
+        } else {
+            if opts.deleting() {
+                recv_filter_list(&mut r)?;
+            }
+            let dest = args
+                .first()
+                .map(|a| a.as_bytes().to_vec())
+                .unwrap_or_else(|| b".".to_vec());
+            run_receiver(&ctx, &dest, &mut r, &mut w, Some(&rx))?;
+        }
+        Ok::<_, Error>(())
+    })();
+    while let Ok((code, text)) = rx.try_recv() {
+        let _ = w.send_msg(code, &text);
+    }
+    match res {
+        Ok(()) => {
+            let _ = w.flush();
+            ExitCode(
+                crate::error::IoError(ctx.shared.io_error())
+                    .exit_code(false)
+                    .0,
+            )
+        }
+        Err(e) => {
+            if !e.quiet {
+                // Errors go to our stderr, which the remote shell relays
+                // (the --stderr=errors default of 3.2.3+).
+                eprintln!("{prog}: {}", e.msg);
+                eprint!(
+                    "{}",
+                    crate::cli::exit_line(
+                        &prog,
+                        e.code,
+                        if opts.sender { "sender" } else { "receiver" }
+                    )
+                );
+            }
+            if ctx.protocol() >= 31 && e.code != ExitCode::STREAMIO {
+                let _ = w.send_msg(MsgCode::ErrorExit, &e.code.0.to_le_bytes());
+            }
+            let _ = w.flush();
+            let _ = LogCode::Error;
+            e.code
+        }
+    }
+}

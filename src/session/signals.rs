@@ -1,0 +1,24 @@
+//! Signals: SIGINT, SIGTERM and SIGHUP remove live temporary files and end
+//! the run with code 20 (upstream: main.c sig_int(), cleanup.c).
+//!
+//! The signals are blocked in every thread and taken synchronously by one
+//! watcher thread, so no handler runs in async-signal context.
+
+use crate::error::ExitCode;
+use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+
+pub fn install() {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGHUP);
+    if pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None).is_err() {
+        return;
+    }
+    std::thread::spawn(move || {
+        if set.wait().is_ok() {
+            crate::fsops::tempfile::cleanup_all();
+            std::process::exit(ExitCode::SIGNAL.0);
+        }
+    });
+}
