@@ -88,9 +88,17 @@ fn run_client(opts: Options) -> ExitCode {
     let start = Instant::now();
     let out = Arc::new(ClientOut::default());
     let opts = Arc::new(opts);
-    let res = session::local::run_local(opts.clone(), out.clone());
+    let remote = opts.operands.iter().any(|a| {
+        session::client::parse_hostspec(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str()))
+            .is_some()
+    });
+    let res = if remote {
+        session::client::run_remote(opts.clone(), out.clone())
+    } else {
+        session::local::run_local(opts.clone(), out.clone()).map(|(r, c)| (r, c, ExitCode::OK))
+    };
     let (code, who) = match res {
-        Ok((r, ctx)) => {
+        Ok((r, ctx, remote_status)) => {
             let s = &r.stats;
             if ctx.out.info_stats >= 2 {
                 crate::report::print_local(
@@ -112,9 +120,14 @@ fn run_client(opts: Options) -> ExitCode {
                 );
             }
             let io = IoError(ctx.shared.io_error());
+            let local = io.exit_code(out.got_xfer_error.load(Ordering::Relaxed));
             (
-                io.exit_code(out.got_xfer_error.load(Ordering::Relaxed)),
-                "sender",
+                local.max(remote_status),
+                if ctx.out.am_sender {
+                    "sender"
+                } else {
+                    "Receiver"
+                },
             )
         }
         Err(e) => {

@@ -24,6 +24,10 @@ pub fn parse_args(args: &[OsString], program_name: &str) -> Result<Action> {
             };
             match k {
                 "delete" => o.delete_mode = DeleteMode::Auto,
+                "server" => o.server = true,
+                "rsync-path" => o.rsync_path = v,
+                "log-format" => {}
+                "sender" => o.sender = true,
                 "stats" => o.stats = true,
                 "checksum-seed" => o.checksum_seed = v.and_then(|v| v.parse().ok()),
                 "no-whole-file" => o.whole_file = Some(false),
@@ -34,8 +38,26 @@ pub fn parse_args(args: &[OsString], program_name: &str) -> Result<Action> {
                 _ => return Err(Error::syntax(format!("--{k}: unknown option"))),
             }
         } else if s.starts_with('-') && s.len() > 1 {
-            for c in s[1..].chars() {
+            let cs: Vec<char> = s[1..].chars().collect();
+            for (i, &c) in cs.iter().enumerate() {
+                if c == 'e' {
+                    let v: String = cs[i + 1..].iter().collect();
+                    o.rsh = Some(if v.is_empty() {
+                        it.next()
+                            .map(|x| x.to_string_lossy().to_string())
+                            .unwrap_or_default()
+                    } else {
+                        v
+                    });
+                    break;
+                }
                 match c {
+                    'o' => o.owner = true,
+                    'g' => o.group = true,
+                    'D' => {
+                        o.devices = true;
+                        o.specials = true;
+                    }
                     'a' => {
                         o.recursive = true;
                         o.links = true;

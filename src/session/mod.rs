@@ -5,8 +5,10 @@
 //! Runs on the raw stream before multiplexing starts. The result,
 //! [`Negotiated`], fixes every protocol-visible choice for the roles.
 
+pub mod client;
 pub mod local;
 pub mod server;
+pub mod server_args;
 pub mod signals;
 pub mod transfer;
 

@@ -290,7 +290,14 @@ pub fn run_receiver<R: Read + Send, W: Write>(
     msgs: Option<&Receiver<(MsgCode, Vec<u8>)>>,
 ) -> Result<RunResult> {
     let mut stats = Stats::default();
+    let show = !ctx.am_server && ctx.out.info_flist >= 1;
+    if show {
+        ctx.log.log(LogCode::Client, "receiving file list ... ");
+    }
     let mut flist = recv_file_list(ctx, r, &mut stats)?;
+    if show {
+        ctx.log.log(LogCode::Client, "done\n");
+    }
     if flist.entries.is_empty() {
         // Nothing to do: the sender side ends right after the list.
         if !ctx.am_server {

@@ -112,13 +112,14 @@ impl<W: Write> MuxWriter<W> {
         Ok(())
     }
 
-    /// Queue an out-of-band message. Without multiplexing there is no way to
-    /// send one, so it is dropped, as upstream does for pre-mux text.
+    /// Send an out-of-band message. Like upstream's separate message buffer,
+    /// it goes out ahead of stream bytes that are still buffered (those are
+    /// not framed yet, so no frame is split). Without multiplexing there is
+    /// no way to send one, so it is dropped, as upstream does.
     pub fn send_msg(&mut self, code: MsgCode, payload: &[u8]) -> io::Result<()> {
         if !self.muxed {
             return Ok(());
         }
-        self.flush_buf()?;
         let len = payload.len().min(MAX_FRAME);
         let hdr = ((((MPLEX_BASE + code as u8) as u32) << 24) | len as u32).to_le_bytes();
         self.inner.write_all(&hdr)?;

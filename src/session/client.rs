@@ -1,0 +1,313 @@
+//! The client over a remote shell: operands -> remote command -> handshake
+//! -> roles (upstream: main.c start_client(), do_cmd(), client_run();
+//! pipe.c piped_child()).
+
+use super::server_args::{safe_arg, server_options};
+use super::setup_protocol;
+use super::transfer::{run_receiver, run_sender, RunResult};
+use crate::error::{Error, ExitCode, Result};
+use crate::options::Options;
+use crate::report::{ClientOut, LogSink, Logger};
+use crate::roles::{client_msg_handler, Ctx, OutputCfg, Shared};
+use crate::wire::mux::{DemuxReader, MuxWriter};
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+/// A `[user@]host:path` operand (main.c check_for_hostspec()).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSpec {
+    pub user: Option<String>,
+    pub host: String,
+    pub path: Vec<u8>,
+}
+
+/// Parse `[user@]host:path`; `host::module` and `rsync://` are daemon forms
+/// and are reported as such.
+pub fn parse_hostspec(arg: &[u8]) -> Option<std::result::Result<RemoteSpec, &'static str>> {
+    if arg.starts_with(b"rsync://") {
+        return Some(Err("daemon"));
+    }
+    let (host_part, rest) = if arg.first() == Some(&b'[') {
+        let end = memchr::memchr(b']', arg)?;
+        if arg.get(end + 1) != Some(&b':') {
+            return None;
+        }
+        (&arg[1..end], &arg[end + 2..])
+    } else {
+        let colon = memchr::memchr(b':', arg)?;
+        let slash = memchr::memchr(b'/', arg);
+        if slash.is_some_and(|s| s < colon) || colon == 0 {
+            return None;
+        }
+        (&arg[..colon], &arg[colon + 1..])
+    };
+    if rest.first() == Some(&b':') {
+        return Some(Err("daemon"));
+    }
+    let hp = String::from_utf8_lossy(host_part).into_owned();
+    let (user, host) = match hp.rsplit_once('@') {
+        Some((u, h)) => (Some(u.to_string()), h.to_string()),
+        None => (None, hp),
+    };
+    Some(Ok(RemoteSpec {
+        user,
+        host,
+        path: rest.to_vec(),
+    }))
+}
+
+/// Split the `-e` command as do_cmd() does: spaces separate words, single
+/// or double quotes group, a doubled quote inside quotes is literal.
+pub fn split_rsh(cmd: &str) -> Result<Vec<String>> {
+    let mut words = Vec::new();
+    let b: Vec<char> = cmd.chars().collect();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == ' ' {
+            i += 1;
+            continue;
+        }
+        let mut w = String::new();
+        let mut q: Option<char> = None;
+        while i < b.len() && (b[i] != ' ' || q.is_some()) {
+            let c = b[i];
+            if c == '\'' || c == '"' {
+                match q {
+                    None => {
+                        q = Some(c);
+                        i += 1;
+                        continue;
+                    }
+                    Some(qc) if qc == c => {
+                        if b.get(i + 1) == Some(&c) {
+                            w.push(c);
+                            i += 2;
+                            continue;
+                        }
+                        q = None;
+                        i += 1;
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            w.push(c);
+            i += 1;
+        }
+        if let Some(qc) = q {
+            return Err(Error::syntax(format!(
+                "Missing trailing-{qc} in remote-shell command."
+            )));
+        }
+        words.push(w);
+    }
+    Ok(words)
+}
+
+/// Build the full remote-shell argv (do_cmd()).
+pub fn remote_argv(
+    o: &Options,
+    spec: &RemoteSpec,
+    am_sender: bool,
+    paths: &[Vec<u8>],
+) -> Result<Vec<OsString>> {
+    let rsh = o
+        .rsh
+        .clone()
+        .or_else(|| std::env::var("RSYNC_RSH").ok())
+        .unwrap_or_else(|| "ssh".to_string());
+    let mut argv: Vec<OsString> = split_rsh(&rsh)?.into_iter().map(OsString::from).collect();
+    if argv.is_empty() {
+        return Err(Error::syntax("empty remote-shell command"));
+    }
+    if let Some(u) = &spec.user {
+        argv.push("-l".into());
+        argv.push(u.into());
+    }
+    argv.push(spec.host.clone().into());
+    argv.push(
+        o.rsync_path
+            .clone()
+            .unwrap_or_else(|| "rsync".to_string())
+            .into(),
+    );
+    for a in server_options(o, am_sender) {
+        argv.push(a.into());
+    }
+    argv.push(".".into());
+    for p in paths {
+        argv.push(OsString::from_vec(safe_arg(None, p, am_sender)));
+    }
+    Ok(argv)
+}
+
+/// Wait for the remote shell; its status (main.c wait_process_with_flush()).
+fn child_status(child: &mut Child) -> ExitCode {
+    match child.wait() {
+        Ok(st) => {
+            if let Some(c) = st.code() {
+                ExitCode(c)
+            } else if st.core_dumped() {
+                ExitCode::CRASHED
+            } else {
+                ExitCode::TERMINATED
+            }
+        }
+        Err(_) => ExitCode::WAITCHILD,
+    }
+}
+
+/// Run a transfer with one remote side. Returns the result, the context,
+/// and the remote shell's exit status.
+pub fn run_remote(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, Ctx, ExitCode)> {
+    let ops = &opts.operands;
+    let n = ops.len();
+    let dest = ops[n - 1].as_bytes();
+    let (am_sender, spec, remote_paths, local_args): (
+        bool,
+        RemoteSpec,
+        Vec<Vec<u8>>,
+        Vec<OsString>,
+    ) = match parse_hostspec(dest) {
+        Some(Ok(spec)) => {
+            let p = spec.path.clone();
+            (true, spec, vec![p], ops[..n - 1].to_vec())
+        }
+        Some(Err(_)) => {
+            return Err(Error::unsupported(
+                "rsync daemon connections are not supported yet",
+            ))
+        }
+        None => {
+            let first = match parse_hostspec(ops[0].as_bytes()) {
+                Some(Ok(s)) => s,
+                Some(Err(_)) => {
+                    return Err(Error::unsupported(
+                        "rsync daemon connections are not supported yet",
+                    ))
+                }
+                None => return Err(Error::syntax("no remote operand")),
+            };
+            let mut paths = vec![first.path.clone()];
+            for a in &ops[1..n - 1] {
+                match parse_hostspec(a.as_bytes()) {
+                    Some(Ok(s)) if s.host == first.host => paths.push(s.path),
+                    _ if a.as_bytes().first() == Some(&b':') => {
+                        paths.push(a.as_bytes()[1..].to_vec())
+                    }
+                    _ => {
+                        return Err(Error::syntax(
+                            "The source and destination cannot both be remote.",
+                        ))
+                    }
+                }
+            }
+            (false, first, paths, vec![ops[n - 1].clone()])
+        }
+    };
+    if local_args
+        .iter()
+        .any(|a| parse_hostspec(a.as_bytes()).is_some())
+    {
+        return Err(Error::syntax(
+            "The source and destination cannot both be remote.",
+        ));
+    }
+    let argv = remote_argv(&opts, &spec, am_sender, &remote_paths)?;
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            Error::new(
+                ExitCode::IPC,
+                format!(
+                    "Failed to exec {}: {}",
+                    argv[0].to_string_lossy(),
+                    crate::error::strerror(&e)
+                ),
+            )
+        })?;
+    let mut wsock = child.stdin.take().expect("piped stdin");
+    let mut rsock = child.stdout.take().expect("piped stdout");
+    let res = (|| {
+        let neg = setup_protocol(&mut rsock, &mut wsock, &opts, false, None)?;
+        let ctx = Ctx {
+            out: Arc::new(OutputCfg::new(&opts, false, am_sender)),
+            opts: opts.clone(),
+            log: Logger {
+                prog: opts.program_name.clone(),
+                sink: LogSink::Local(out.clone()),
+            },
+            am_server: false,
+            shared: Shared::new(),
+            neg,
+        };
+        let mut w = MuxWriter::new(wsock);
+        if ctx.protocol() >= 30 {
+            w.start_mux()?;
+        }
+        let mut r = DemuxReader::new(rsock, client_msg_handler(&ctx));
+        r.start_mux();
+        let run = if am_sender {
+            if opts.deleting() {
+                // An empty filter list: the receiver wants one when deleting.
+                crate::wire::int::write_int(&mut w, 0)?;
+            }
+            run_sender(&ctx, &local_args, &mut r, &mut w, None)
+        } else {
+            crate::wire::int::write_int(&mut w, 0)?;
+            std::io::Write::flush(&mut w)?;
+            let dest = local_args[0].as_bytes().to_vec();
+            run_receiver(&ctx, &dest, &mut r, &mut w, None)
+        };
+        drop(w);
+        drop(r);
+        Ok::<_, Error>((run, ctx))
+    })();
+    let status = child_status(&mut child);
+    match res {
+        Ok((Ok(r), ctx)) => Ok((r, ctx, status)),
+        Ok((Err(e), _)) | Err(e) => {
+            // A remote command that could not run explains the EOF best.
+            if status.0 > e.code.0 && e.code == ExitCode::STREAMIO {
+                return Err(Error::new(status, e.msg));
+            }
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostspecs() {
+        let s = parse_hostspec(b"user@host:/a/b").unwrap().unwrap();
+        assert_eq!(
+            (s.user.as_deref(), s.host.as_str(), &s.path[..]),
+            (Some("user"), "host", &b"/a/b"[..])
+        );
+        assert!(parse_hostspec(b"./a:b").is_none());
+        assert!(parse_hostspec(b"/x/y").is_none());
+        assert!(parse_hostspec(b"host::mod").unwrap().is_err());
+        assert!(parse_hostspec(b"rsync://h/m").unwrap().is_err());
+        let s = parse_hostspec(b"[::1]:p").unwrap().unwrap();
+        assert_eq!(s.host, "::1");
+    }
+
+    #[test]
+    fn rsh_quoting() {
+        assert_eq!(split_rsh("ssh -p 2222").unwrap(), ["ssh", "-p", "2222"]);
+        assert_eq!(
+            split_rsh("sh -c 'a b' \"c\"\"d\"").unwrap(),
+            ["sh", "-c", "a b", "c\"d"]
+        );
+        assert!(split_rsh("ssh 'x").is_err());
+    }
+}

@@ -1,0 +1,232 @@
+//! The argument list a client sends to the remote `--server` (upstream:
+//! options.c server_options(), safe_arg(); main.c do_cmd()). Pinned by the
+//! goldens in compat/server-args/.
+//!
+//! Only options gensync implements can appear here; the parser refuses the
+//! rest before a connection is made.
+
+use super::CLIENT_INFO_LETTERS;
+use crate::options::{DeleteMode, Options};
+
+/// Characters the remote shell would interpret (safe_arg() SHELL_CHARS).
+const SHELL_CHARS: &[u8] = b"!#$&;|<>(){}\"'` \t\n\r\\";
+const WILD_CHARS: &[u8] = b"*?[]";
+
+/// Escape one argument for the remote shell (options.c safe_arg()).
+/// `opt` is None for a file name, Some("--name") for an option value.
+pub fn safe_arg(opt: Option<&str>, arg: &[u8], am_sender: bool) -> Vec<u8> {
+    let is_filename = opt.is_none();
+    let mut out = Vec::with_capacity(arg.len() + 8);
+    if let Some(o) = opt {
+        if !o.is_empty() {
+            out.extend_from_slice(o.as_bytes());
+            out.push(b'=');
+        }
+    }
+    if is_filename && arg.first() == Some(&b'-') {
+        out.extend_from_slice(b"./");
+    }
+    let tilde = is_filename && arg.first() == Some(&b'~') && !am_sender && !arg.contains(&b'/');
+    if tilde {
+        out.push(b'\\');
+    }
+    for (i, &c) in arg.iter().enumerate() {
+        if c == b'\\' {
+            let next_wild = arg.get(i + 1).is_some_and(|n| WILD_CHARS.contains(n));
+            if !is_filename || !next_wild {
+                out.push(b'\\');
+            }
+        } else if SHELL_CHARS.contains(&c) || (!is_filename && WILD_CHARS.contains(&c)) {
+            out.push(b'\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// server_options(): `--server [--sender] -FLAGS [long options]`.
+/// `am_sender` is the client's role.
+pub fn server_options(o: &Options, am_sender: bool) -> Vec<String> {
+    let mut args = vec!["--server".to_string()];
+    if !am_sender {
+        args.push("--sender".to_string());
+    }
+    let mut f = String::from("-");
+    for _ in 0..o.verbose.min(9) {
+        f.push('v');
+    }
+    if o.update {
+        f.push('u');
+    }
+    if o.dry_run {
+        f.push('n');
+    }
+    if o.links {
+        f.push('l');
+    }
+    if o.dirs && !o.recursive && (o.list_only || (o.deleting() && am_sender)) {
+        f.push('d');
+    }
+    if am_sender && o.omit_dir_times {
+        f.push('O');
+    }
+    if o.whole_file == Some(true) {
+        f.push('W');
+    }
+    if o.owner {
+        f.push('o');
+    }
+    if o.group {
+        f.push('g');
+    }
+    if o.devices {
+        f.push('D');
+    }
+    if o.times {
+        f.push('t');
+    }
+    if o.perms {
+        f.push('p');
+    }
+    if o.recursive {
+        f.push('r');
+    }
+    if o.checksum {
+        f.push('c');
+    }
+    if o.ignore_times {
+        f.push('I');
+    }
+    for _ in 0..o.one_file_system.min(2) {
+        f.push('x');
+    }
+    // The capability letters only mean something to protocol >= 30 peers.
+    if o.protocol.unwrap_or(32) >= 30 {
+        f.push_str("e.");
+        f.push_str(CLIENT_INFO_LETTERS);
+    }
+    if f.len() > 1 {
+        args.push(f);
+    }
+    if o.list_only && o.operands.len() > 1 {
+        args.push("--list-only".to_string());
+    }
+    if o.dirs && !o.recursive && o.deleting() && am_sender {
+        args.push("--no-r".to_string());
+    }
+    if o.devices {
+        if !o.specials {
+            args.push("--no-specials".to_string());
+        }
+    } else if o.specials {
+        args.push("--specials".to_string());
+    }
+    if am_sender {
+        let has_i =
+            o.itemize_changes > 0 || o.out_format.as_deref().is_some_and(|f| f.contains("%i"));
+        if o.itemize_changes > 1 {
+            args.push("--log-format=%i%I".to_string());
+        } else if has_i {
+            args.push("--log-format=%i".to_string());
+        } else if o.out_format.as_deref().is_some_and(|f| f.contains("%o")) {
+            args.push("--log-format=%o".to_string());
+        } else if (o.out_format.is_some() || o.itemize_changes > 0) && o.verbose == 0 {
+            args.push("--log-format=X".to_string());
+        }
+    }
+    if let Some(b) = o.block_size {
+        args.push(format!("-B{b}"));
+    }
+    if let Some(c) = &o.checksum_choice {
+        args.push(
+            String::from_utf8_lossy(&safe_arg(
+                Some("--checksum-choice"),
+                c.as_bytes(),
+                am_sender,
+            ))
+            .into_owned(),
+        );
+    }
+    if am_sender {
+        match o.delete_mode {
+            DeleteMode::Before => args.push("--delete-before".into()),
+            DeleteMode::Delay => args.push("--delete-delay".into()),
+            DeleteMode::During => args.push("--delete-during".into()),
+            DeleteMode::After => args.push("--delete-after".into()),
+            DeleteMode::Auto => args.push("--delete".into()),
+            DeleteMode::Off => {}
+        }
+        if o.size_only {
+            args.push("--size-only".into());
+        }
+        if o.stats {
+            args.push("--stats".into());
+        }
+    }
+    if o.modify_window != 0 && am_sender {
+        if o.modify_window < 0 {
+            args.push(format!("-@{}", o.modify_window));
+        } else {
+            args.push(format!("--modify-window={}", o.modify_window));
+        }
+    }
+    if let Some(seed) = o.checksum_seed {
+        if seed != 0 {
+            args.push(format!("--checksum-seed={seed}"));
+        }
+    }
+    if o.partial && am_sender {
+        args.push("--partial".into());
+    }
+    if o.numeric_ids {
+        args.push("--numeric-ids".into());
+    }
+    if am_sender {
+        if o.ignore_existing {
+            args.push("--ignore-existing".into());
+        }
+        if o.existing {
+            args.push("--existing".into());
+        }
+    }
+    if o.mkpath {
+        args.push("--mkpath".into());
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_and_pull_flags_match_upstream_capture() {
+        // rsync 3.5.0 sends `-vlogDtpre.iLsfxCIvu` for -av push; we do not
+        // offer `i` (incremental recursion) or `s` (iconv).
+        let o = Options {
+            verbose: 1,
+            recursive: true,
+            links: true,
+            perms: true,
+            times: true,
+            group: true,
+            owner: true,
+            devices: true,
+            specials: true,
+            ..Options::default()
+        };
+        assert_eq!(server_options(&o, true), ["--server", "-vlogDtpre.LfxCIvu"]);
+        assert_eq!(
+            server_options(&Options { verbose: 0, ..o }, false),
+            ["--server", "--sender", "-logDtpre.LfxCIvu"]
+        );
+    }
+
+    #[test]
+    fn safe_arg_escapes_like_upstream() {
+        assert_eq!(safe_arg(None, b"a b", true), b"a\\ b");
+        assert_eq!(safe_arg(None, b"-x", true), b"./-x");
+        assert_eq!(safe_arg(None, b"*.c", true), b"*.c");
+        assert_eq!(safe_arg(Some("--suffix"), b"*~", true), b"--suffix=\\*~");
+    }
+}
