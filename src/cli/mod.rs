@@ -11,7 +11,6 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// The name messages use as their prefix: the basename of argv[0].
 fn program_name(argv0: Option<&OsString>) -> String {
@@ -85,7 +84,7 @@ fn run_client(opts: Options) -> ExitCode {
         eprint!("{}", exit_line(&prog, ExitCode::SYNTAX, "client"));
         return ExitCode::SYNTAX;
     }
-    let start = Instant::now();
+    let start = now_secs();
     let out = Arc::new(ClientOut::default());
     let opts = Arc::new(opts);
     let remote = opts.operands.iter().any(|a| {
@@ -113,7 +112,7 @@ fn run_client(opts: Options) -> ExitCode {
                     crate::report::stats::format_summary(
                         s,
                         opts.human_readable,
-                        start.elapsed().as_secs_f64(),
+                        Some(now_secs() - start),
                         opts.dry_run,
                     )
                     .as_bytes(),
@@ -155,4 +154,12 @@ fn print_error(prog: &str, e: &Error) {
     } else {
         eprintln!("{prog}: {}", e.msg);
     }
+}
+
+/// Wall-clock seconds: upstream measures the summary rate in whole seconds.
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }

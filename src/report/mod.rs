@@ -4,6 +4,12 @@
 //! (on the client, as upstream's rwrite() does for `!am_server`) or queues it
 //! as a multiplexed message for whichever thread owns the socket writer (on
 //! a server). This keeps the rule that exactly one thread writes a stream.
+pub mod itemize;
+pub mod list;
+pub mod messages;
+pub mod numbers;
+pub mod out_format;
+pub mod progress;
 pub mod stats;
 
 use crate::wire::mux::MsgCode;

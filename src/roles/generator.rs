@@ -428,7 +428,11 @@ impl<'a, W: Write> Generator<'a, W> {
         for i in 0..self.flist.entries.len() {
             self.recv_generator(i, false)?;
             self.poll_events(false)?;
-            if i % 64 == 63 {
+            // Upstream's first maybe_flush_socket() always fires (its
+            // last-output time starts at 0), so the first entry's itemize goes
+            // out at once; later data waits for a full buffer. Messages never
+            // wait. Matching this keeps the client's line order identical.
+            if i == 0 {
                 self.w.flush()?;
             }
         }

@@ -17,7 +17,7 @@ use crate::report::stats::Stats;
 use crate::report::LogCode;
 use crate::wire::int::*;
 use crate::wire::item;
-use crate::wire::mux::{MsgCode, MuxWriter};
+use crate::wire::mux::{DemuxReader, MsgCode, MuxWriter};
 use crate::wire::ndx::{NdxCodec, NDX_DEL_STATS, NDX_DONE};
 use crate::wire::sums::{read_block_sums, read_sum_head, write_sum_head};
 use crate::wire::tokens;
@@ -122,7 +122,7 @@ pub fn count_created(stats: &mut Stats, e: &FileEntry) {
 pub fn send_files<R: Read, W: Write>(
     ctx: &Ctx,
     flist: &mut FileList,
-    r: &mut R,
+    r: &mut DemuxReader<R>,
     w: &mut MuxWriter<W>,
     msgs: Option<&Receiver<(MsgCode, Vec<u8>)>>,
     stats: &mut Stats,
@@ -141,7 +141,9 @@ pub fn send_files<R: Read, W: Write>(
     let mut data = Vec::new();
     loop {
         drain_msgs(w, msgs)?;
-        w.flush()?;
+        if !r.has_buffered() {
+            w.flush()?;
+        }
         let am_server = ctx.am_server;
         let shared = ctx.shared.clone();
         let ndx = {

@@ -133,11 +133,13 @@ pub fn run_sender<R: Read, W: Write>(
     } else if !shape.safe_flist && io_error != 0 {
         w.send_msg(MsgCode::IoError, &(io_error as i32).to_le_bytes())?;
     }
+    // Upstream counts only what already reached the socket, so a list
+    // that still sits in the output buffer has size 0.
+    stats.flist_size = (w.total_written - written_before) as i64;
     drain_msgs(w, msgs)?;
     w.flush()?;
     stats.flist_buildtime_ms = build_ms;
     stats.flist_xfertime_ms = xfer_start.elapsed().as_millis() as i64;
-    stats.flist_size = (w.total_written - written_before) as i64;
     if show_progress {
         ctx.log.log(LogCode::Client, "done\n");
     }

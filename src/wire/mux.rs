@@ -320,6 +320,13 @@ impl<R: Read> DemuxReader<R> {
         }
     }
 
+    /// Whether a read could be answered without touching the socket. Writers
+    /// flush only before they would block on input, as upstream's
+    /// perform_io() does; this keeps frame counts (and byte totals) alike.
+    pub fn has_buffered(&self) -> bool {
+        self.pos < self.end
+    }
+
     pub fn get_ref(&self) -> &R {
         &self.inner
     }
