@@ -24,20 +24,18 @@ fn program_name(argv0: Option<&OsString>) -> String {
         .unwrap_or_else(|| "gensync".to_string())
 }
 
-/// The closing "PROG error: TEXT (code N) at FILE(LINE) [WHO=VERSION]" line
-/// (log.c log_exit()). FILE(LINE) cannot match upstream's and is fixed.
+/// The closing "PROG error: TEXT (code N) at FILE(LINE) [WHO=VERSION]" line.
 pub fn exit_line(prog: &str, code: ExitCode, who: &str) -> String {
-    let kind = if code == ExitCode::VANISHED {
-        "warning"
-    } else {
-        "error"
+    use crate::report::messages::{exit_line, Who};
+    let who = match who {
+        "sender" => Who::Sender,
+        "receiver" => Who::Receiver,
+        "Receiver" => Who::PreforkReceiver,
+        "generator" => Who::Generator,
+        "server" => Who::Server,
+        _ => Who::Client,
     };
-    format!(
-        "{prog} {kind}: {} (code {}) at main.rs(0) [{who}={}]\n",
-        code.text(),
-        code.0,
-        env!("CARGO_PKG_VERSION")
-    )
+    exit_line(prog, code, who)
 }
 
 pub fn run(args: Vec<OsString>) -> ExitCode {

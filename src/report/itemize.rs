@@ -2,35 +2,35 @@
 //! case 'i'; flag values from rsync.h ITEM_*).
 
 use crate::flist::entry::FileType;
+use crate::wire::item;
 
-pub const ITEM_REPORT_ATIME: u32 = 1 << 0;
-pub const ITEM_REPORT_CHANGE: u32 = 1 << 1;
+pub const ITEM_REPORT_ATIME: u32 = item::REPORT_ATIME;
+pub const ITEM_REPORT_CHANGE: u32 = item::REPORT_CHANGE;
 /// Regular files: the size differs.
-pub const ITEM_REPORT_SIZE: u32 = 1 << 2;
+pub const ITEM_REPORT_SIZE: u32 = item::REPORT_SIZE;
 /// Symlinks: the receiver could not set the time (same bit as SIZE).
-pub const ITEM_REPORT_TIMEFAIL: u32 = 1 << 2;
-pub const ITEM_REPORT_TIME: u32 = 1 << 3;
-pub const ITEM_REPORT_PERMS: u32 = 1 << 4;
-pub const ITEM_REPORT_OWNER: u32 = 1 << 5;
-pub const ITEM_REPORT_GROUP: u32 = 1 << 6;
-pub const ITEM_REPORT_ACL: u32 = 1 << 7;
-pub const ITEM_REPORT_XATTR: u32 = 1 << 8;
-pub const ITEM_REPORT_CRTIME: u32 = 1 << 10;
-pub const ITEM_BASIS_TYPE_FOLLOWS: u32 = 1 << 11;
-pub const ITEM_XNAME_FOLLOWS: u32 = 1 << 12;
-pub const ITEM_IS_NEW: u32 = 1 << 13;
-pub const ITEM_LOCAL_CHANGE: u32 = 1 << 14;
-pub const ITEM_TRANSFER: u32 = 1 << 15;
+pub const ITEM_REPORT_TIMEFAIL: u32 = item::REPORT_TIMEFAIL;
+pub const ITEM_REPORT_TIME: u32 = item::REPORT_TIME;
+pub const ITEM_REPORT_PERMS: u32 = item::REPORT_PERMS;
+pub const ITEM_REPORT_OWNER: u32 = item::REPORT_OWNER;
+pub const ITEM_REPORT_GROUP: u32 = item::REPORT_GROUP;
+pub const ITEM_REPORT_ACL: u32 = item::REPORT_ACL;
+pub const ITEM_REPORT_XATTR: u32 = item::REPORT_XATTR;
+pub const ITEM_REPORT_CRTIME: u32 = item::REPORT_CRTIME;
+pub const ITEM_BASIS_TYPE_FOLLOWS: u32 = item::BASIS_TYPE_FOLLOWS;
+pub const ITEM_XNAME_FOLLOWS: u32 = item::XNAME_FOLLOWS;
+pub const ITEM_IS_NEW: u32 = item::IS_NEW;
+pub const ITEM_LOCAL_CHANGE: u32 = item::LOCAL_CHANGE;
+pub const ITEM_TRANSFER: u32 = item::TRANSFER;
 /// Local only: pre-29 peers send no iflags, so everything is unknown.
-pub const ITEM_MISSING_DATA: u32 = 1 << 16;
+pub const ITEM_MISSING_DATA: u32 = item::MISSING_DATA;
 /// Local only: the item is a deletion.
-pub const ITEM_DELETED: u32 = 1 << 17;
+pub const ITEM_DELETED: u32 = item::DELETED;
 /// Local only (generator's itemize()).
-pub const ITEM_MATCHED: u32 = 1 << 18;
+pub const ITEM_MATCHED: u32 = item::MATCHED;
 
 /// Bits that make an item worth showing with a single `-i`.
-pub const SIGNIFICANT_ITEM_FLAGS: u32 =
-    !(ITEM_BASIS_TYPE_FOLLOWS | ITEM_XNAME_FOLLOWS | ITEM_LOCAL_CHANGE);
+pub const SIGNIFICANT_ITEM_FLAGS: u32 = item::SIGNIFICANT;
 
 /// The run-wide facts the itemize string depends on besides the flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 //! a server). This keeps the rule that exactly one thread writes a stream.
 pub mod itemize;
 pub mod list;
+pub mod localtime;
 pub mod messages;
 pub mod numbers;
 pub mod out_format;
@@ -72,18 +73,22 @@ impl Logger {
 
     /// Emit one line (the text must end in '\n' where upstream's does).
     pub fn log(&self, code: LogCode, text: &str) {
+        self.log_bytes(code, text.as_bytes());
+    }
+
+    pub fn log_bytes(&self, code: LogCode, text: &[u8]) {
         match &self.sink {
             LogSink::Local(out) => {
                 if code == LogCode::ErrorXfer {
                     out.got_xfer_error.store(true, Ordering::Relaxed);
                 }
-                print_local(code, text.as_bytes());
+                print_local(code, text);
             }
             LogSink::Wire(tx, protocol) => {
                 if code == LogCode::Client {
                     return;
                 }
-                let _ = tx.send((code.msg_code(*protocol), text.as_bytes().to_vec()));
+                let _ = tx.send((code.msg_code(*protocol), text.to_vec()));
             }
         }
     }
@@ -111,9 +116,8 @@ pub fn print_local(code: LogCode, text: &[u8]) {
     }
 }
 
-/// Expand a per-item format (`--out-format`) for one item.
-/// Interim: %i %n %f %L %o %l %t-less subset; the full escape set lives in
-/// `out_format` once integrated.
+/// Expand a per-item format (`--out-format`) for one item into a line,
+/// with non-printable bytes escaped as upstream's output filter does.
 pub fn format_item(
     fmt: &str,
     op: &str,
@@ -121,157 +125,31 @@ pub fn format_item(
     iflags: u32,
     hlink: Option<&[u8]>,
     cfg: &crate::roles::OutputCfg,
-) -> Option<String> {
-    let mut out = String::new();
-    let mut chars = fmt.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('i') => out.push_str(&itemize_str(iflags, file, op, cfg)),
-            Some('n') => {
-                out.push_str(&safe_name(&file.name));
-                if file.is_dir() {
-                    out.push('/');
-                }
-            }
-            Some('f') => out.push_str(&safe_name(&file.name)),
-            Some('L') => {
-                if let Some(h) = hlink {
-                    out.push_str(" => ");
-                    out.push_str(&safe_name(h));
-                } else if let Some(t) = &file.link_target {
-                    out.push_str(" -> ");
-                    out.push_str(&safe_name(t));
-                }
-            }
-            Some('o') => out.push_str(op),
-            Some('l') => out.push_str(&file.size.to_string()),
-            Some('%') => out.push('%'),
-            Some(o) => {
-                out.push('%');
-                out.push(o);
-            }
-            None => out.push('%'),
-        }
-    }
-    out.push('\n');
-    Some(out)
+) -> Vec<u8> {
+    let offset = localtime::utc_offset;
+    let mut item = out_format::LogItem::new(file, iflags, op, &offset);
+    item.hlink = hlink;
+    item.am_sender = cfg.am_sender;
+    item.pid = std::process::id();
+    item.now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    item.itemize = itemize::ItemizeOpts {
+        preserve_mtimes: cfg.preserve_times,
+        receiver_symlink_times: true,
+        sending: !cfg.local_server && op.starts_with('s'),
+    };
+    let mut line = out_format::format_item(fmt, &item);
+    line.push(b'\n');
+    messages::escape_output(&line, messages::OutputCharset::Utf8)
 }
 
-/// Non-printable bytes as `\#ooo` (log.c filtered_fwrite()).
+/// A name as printed in messages: non-printable bytes escaped.
 pub fn safe_name(name: &[u8]) -> String {
-    let mut s = String::new();
-    let text = String::from_utf8_lossy(name);
-    for ch in text.chars() {
-        if (ch as u32) < 0x20 || ch as u32 == 0x7f {
-            s.push_str(&format!("\\#{:03o}", ch as u32));
-        } else {
-            s.push(ch);
-        }
-    }
-    s
-}
-
-fn itemize_str(
-    iflags: u32,
-    file: &crate::flist::entry::FileEntry,
-    op: &str,
-    cfg: &crate::roles::OutputCfg,
-) -> String {
-    use crate::flist::entry::FileType;
-    use crate::wire::item::*;
-    if iflags & DELETED != 0 {
-        return "*deleting  ".to_string();
-    }
-    let mut c = [b'.'; 11];
-    c[0] = if iflags & LOCAL_CHANGE != 0 {
-        if iflags & XNAME_FOLLOWS != 0 {
-            b'h'
-        } else {
-            b'c'
-        }
-    } else if iflags & TRANSFER == 0 {
-        b'.'
-    } else if !cfg.local_server && op.starts_with('s') {
-        b'<'
-    } else {
-        b'>'
-    };
-    let ft = file.file_type();
-    if ft == Some(FileType::Symlink) {
-        c[1] = b'L';
-        c[3] = b'.';
-        c[4] = if iflags & REPORT_TIME == 0 {
-            b'.'
-        } else if !cfg.preserve_times || iflags & REPORT_TIMEFAIL != 0 {
-            b'T'
-        } else {
-            b't'
-        };
-    } else {
-        c[1] = match ft {
-            Some(FileType::Dir) => b'd',
-            Some(FileType::Fifo) | Some(FileType::Socket) => b'S',
-            Some(FileType::CharDev) | Some(FileType::BlockDev) => b'D',
-            _ => b'f',
-        };
-        c[3] = if iflags & REPORT_SIZE != 0 {
-            b's'
-        } else {
-            b'.'
-        };
-        c[4] = if iflags & REPORT_TIME == 0 {
-            b'.'
-        } else if !cfg.preserve_times {
-            b'T'
-        } else {
-            b't'
-        };
-    }
-    c[2] = if iflags & REPORT_CHANGE != 0 {
-        b'c'
-    } else {
-        b'.'
-    };
-    c[5] = if iflags & REPORT_PERMS != 0 {
-        b'p'
-    } else {
-        b'.'
-    };
-    c[6] = if iflags & REPORT_OWNER != 0 {
-        b'o'
-    } else {
-        b'.'
-    };
-    c[7] = if iflags & REPORT_GROUP != 0 {
-        b'g'
-    } else {
-        b'.'
-    };
-    c[8] = match (iflags & REPORT_ATIME != 0, iflags & REPORT_CRTIME != 0) {
-        (true, true) => b'b',
-        (true, false) => b'u',
-        (false, true) => b'n',
-        _ => b'.',
-    };
-    c[9] = if iflags & REPORT_ACL != 0 { b'a' } else { b'.' };
-    c[10] = if iflags & REPORT_XATTR != 0 {
-        b'x'
-    } else {
-        b'.'
-    };
-    if iflags & (IS_NEW | MISSING_DATA) != 0 {
-        let ch = if iflags & IS_NEW != 0 { b'+' } else { b'?' };
-        for x in c.iter_mut().skip(2) {
-            *x = ch;
-        }
-    } else if matches!(c[0], b'.' | b'h' | b'c') && c[2..].iter().all(|&x| x == b'.') {
-        for x in c.iter_mut().skip(2) {
-            *x = b' ';
-        }
-    }
-    String::from_utf8_lossy(&c).into_owned()
+    String::from_utf8_lossy(&messages::escape_output(
+        name,
+        messages::OutputCharset::Utf8,
+    ))
+    .into_owned()
 }

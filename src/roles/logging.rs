@@ -34,27 +34,7 @@ pub struct OutputCfg {
 }
 
 fn has_escape(fmt: &str, c: char) -> bool {
-    // log.c log_format_has(): a '%' escape, possibly with width/flags.
-    let b = fmt.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            i += 1;
-            if i < b.len() && b[i] == b'%' {
-                i += 1;
-                continue;
-            }
-            while i < b.len() && (b[i] == b'-' || b[i] == b'\'' || b[i].is_ascii_digit()) {
-                i += 1;
-            }
-            if i < b.len() && b[i] == c as u8 {
-                return true;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    false
+    crate::report::out_format::log_format_has(fmt, c as u8)
 }
 
 impl OutputCfg {
@@ -126,9 +106,7 @@ impl OutputCfg {
         if let Some(fmt) = &self.stdout_format {
             let op = if self.am_sender { "send" } else { "recv" };
             let line = crate::report::format_item(fmt, op, file, iflags, hlink, self);
-            if let Some(line) = line {
-                log.log(LogCode::Client, &line);
-            }
+            log.log_bytes(LogCode::Client, &line);
         }
     }
 
@@ -162,10 +140,7 @@ impl OutputCfg {
             mode,
             ..FileEntry::default()
         };
-        if let Some(line) =
-            crate::report::format_item(&fmt, "del.", &file, item::DELETED, None, self)
-        {
-            log.log(LogCode::Client, &line);
-        }
+        let line = crate::report::format_item(&fmt, "del.", &file, item::DELETED, None, self);
+        log.log_bytes(LogCode::Client, &line);
     }
 }

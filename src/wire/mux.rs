@@ -370,10 +370,25 @@ mod tests {
         let mut w = MuxWriter::new(Vec::new());
         w.start_mux().unwrap();
         w.write_all(&[1u8; 25]).unwrap();
+        w.flush().unwrap();
         w.send_msg(MsgCode::ErrorExit, &[1, 0, 0, 0]).unwrap();
         let out = w.get_mut().clone();
         assert_eq!(&out[..4], &[0x19, 0, 0, 0x07]);
         assert_eq!(&out[29..33], &[4, 0, 0, 0x5d]);
+    }
+
+    #[test]
+    fn messages_overtake_buffered_data() {
+        // Upstream keeps messages in their own buffer and writes them before
+        // pending stream data; the stream bytes themselves stay in order.
+        let mut w = MuxWriter::new(Vec::new());
+        w.start_mux().unwrap();
+        w.write_all(b"abc").unwrap();
+        w.send_msg(MsgCode::Info, b"hi\n").unwrap();
+        w.flush().unwrap();
+        let out = w.get_mut().clone();
+        assert_eq!(&out[..4], &[3, 0, 0, 7 + 2]);
+        assert_eq!(&out[7..11], &[3, 0, 0, 7]);
     }
 
     #[test]
