@@ -77,7 +77,7 @@ fn run_client(opts: Options) -> ExitCode {
     if opts.server {
         return session::server::run_server(opts);
     }
-    if opts.operands.len() < 2 {
+    if opts.operands.is_empty() || (opts.operands.len() < 2 && !opts.list_only) {
         eprint!("{}", help_text(&prog));
         eprint!("{}", exit_line(&prog, ExitCode::SYNTAX, "client"));
         return ExitCode::SYNTAX;

@@ -85,5 +85,7 @@ pub fn parse_args(args: &[OsString], program_name: &str) -> Result<Action> {
             o.operands.push(a.clone());
         }
     }
+    if o.operands.len() == 1 && !o.server { o.list_only = true; }
+    if o.list_only && !o.recursive { o.dirs = true; }
     Ok(Action::Run(Box::new(o)))
 }

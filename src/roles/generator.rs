@@ -73,6 +73,9 @@ impl Dest {
 /// "dry run of a missing destination" (upstream dry_run == 2).
 pub fn get_local_name(ctx: &Ctx, flist: &FileList, dest_arg: &[u8]) -> Result<(Dest, bool)> {
     let opts = &ctx.opts;
+    if opts.list_only {
+        return Ok((Dest { base: PathBuf::from("."), solo: None, root_created: false }, true));
+    }
     let dest_arg: &[u8] = if dest_arg.is_empty() { b"." } else { dest_arg };
     let dest_path = PathBuf::from(std::ffi::OsString::from_vec(dest_arg.to_vec()));
     let file_total = flist.entries.len();
@@ -706,6 +709,22 @@ impl<'a, W: Write> Generator<'a, W> {
         }
         let opts = self.ctx.opts.clone();
         let ndx_i = ndx as i32;
+        if opts.list_only {
+            // generator.c list_file_entry(): a listing instead of a transfer.
+            if file.is_dir() && file.flags & FLAG_IMPLIED_DIR != 0 {
+                return Ok(());
+            }
+            let line = crate::report::list::list_line(
+                &file,
+                opts.human_readable,
+                opts.links,
+                &crate::report::localtime::utc_offset,
+            );
+            let mut line = line;
+            line.push(b'\n');
+            self.ctx.log.log_bytes(LogCode::Info, &line);
+            return Ok(());
+        }
         if let Some(sd) = &self.skip_dir {
             if is_below(&file.name, sd) {
                 return Ok(());

@@ -96,8 +96,12 @@ pub fn run_local(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, 
     }
     let opts = Arc::new(opts_l);
     let n = opts.operands.len();
-    let sources = opts.operands[..n - 1].to_vec();
-    let dest = opts.operands[n - 1].as_bytes().to_vec();
+    // A lone source is a listing (options.c: list_only |= 1).
+    let (sources, dest) = if n == 1 {
+        (opts.operands.clone(), Vec::new())
+    } else {
+        (opts.operands[..n - 1].to_vec(), opts.operands[n - 1].as_bytes().to_vec())
+    };
     let (a, b) = UnixStream::pair()?;
     let server_opts = opts.clone();
     let server = std::thread::spawn(move || local_server(server_opts, b, dest));
