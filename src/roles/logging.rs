@@ -144,3 +144,57 @@ impl OutputCfg {
         log.log_bytes(LogCode::Client, &line);
     }
 }
+
+/// `--progress` for one file on the client (upstream: progress.c
+/// show_progress(), end_progress()).
+pub struct FileProgress {
+    start: std::time::Instant,
+    last: std::time::Instant,
+    last_ofs: i64,
+    size: i64,
+    human: u8,
+}
+
+impl FileProgress {
+    pub fn new(size: i64, human: u8) -> Self {
+        let now = std::time::Instant::now();
+        FileProgress { start: now, last: now, last_ofs: 0, size, human }
+    }
+
+    /// An interim `\r` line, at most once a second.
+    pub fn update(&mut self, log: &Logger, ofs: i64) {
+        let now = std::time::Instant::now();
+        if now.duration_since(self.last).as_millis() < 1000 {
+            return;
+        }
+        let p = crate::report::progress::ProgressInput {
+            ofs,
+            size: self.size,
+            delta_bytes: ofs - self.last_ofs,
+            diff_ms: now.duration_since(self.last).as_millis() as u64,
+            human: self.human,
+            end: None,
+        };
+        self.last = now;
+        self.last_ofs = ofs;
+        log.log(LogCode::Client, &crate::report::progress::format_progress(&p));
+    }
+
+    /// The closing line with `(xfr#N, to-chk=R/T)`.
+    pub fn finish(&self, log: &Logger, xfr: i64, remaining: i64, total: i64) {
+        let p = crate::report::progress::ProgressInput {
+            ofs: self.size,
+            size: self.size,
+            delta_bytes: self.size,
+            diff_ms: self.start.elapsed().as_millis() as u64,
+            human: self.human,
+            end: Some(crate::report::progress::ProgressEnd {
+                xfr,
+                remaining,
+                total,
+                flist_eof: true,
+            }),
+        };
+        log.log(LogCode::Client, &crate::report::progress::format_progress(&p));
+    }
+}

@@ -242,7 +242,9 @@ pub fn send_files<R: Read, W: Write>(
             );
         }
         let mut fsum = FileSum::new(ctx.neg.xfer_sum, ctx.neg.seed);
-        let blength = head.blength.max(0) as usize;
+        let show_progress = !ctx.am_server && ctx.out.info_progress > 0;
+        let mut progress = super::logging::FileProgress::new(data.len() as i64, ctx.opts.human_readable);
+        let mut sent_ofs = 0i64;
         let ms = match_sums(
             &data,
             &head,
@@ -254,14 +256,18 @@ pub fn send_files<R: Read, W: Write>(
                 match t {
                     Token::Literal(d) => {
                         fsum.update(d);
+                        sent_ofs += d.len() as i64;
                         tokens::write_literal(w, d).map_err(crate::wire::mux::to_io)?;
                     }
                     Token::Match { block, offset, len } => {
-                        let _ = blength;
                         let off = offset as usize;
                         fsum.update(&data[off..off + len as usize]);
+                        sent_ofs += len as i64;
                         tokens::write_match(w, block).map_err(crate::wire::mux::to_io)?;
                     }
+                }
+                if show_progress {
+                    progress.update(&ctx.log, sent_ofs);
                 }
                 Ok(())
             },
@@ -283,6 +289,10 @@ pub fn send_files<R: Read, W: Write>(
         w.write_all(&sum[..n])?;
         stats.literal_data += ms.literal as i64;
         stats.matched_data += ms.matched as i64;
+        if show_progress {
+            let total = flist.entries.len() as i64;
+            progress.finish(&ctx.log, stats.xferred_files, total - ndx as i64 - 1, total);
+        }
         if !ctx.out.log_before_transfer {
             ctx.out.log_item(&ctx.log, &file, a.iflags, None);
         }
