@@ -71,6 +71,9 @@ pub struct Options {
     pub quiet: bool,
     pub dry_run: bool,
     pub list_only: bool,
+    /// `--list-only` was given (upstream list_only == 2) rather than implied
+    /// by a lone operand; only the explicit form is forwarded to a server.
+    pub list_only_explicit: bool,
     pub stats: bool,
     pub progress: bool,
     pub partial: bool,
@@ -130,6 +133,7 @@ impl Default for Options {
             quiet: false,
             dry_run: false,
             list_only: false,
+            list_only_explicit: false,
             stats: false,
             progress: false,
             partial: false,

@@ -1,5 +1,8 @@
 //! Command line: argv -> Options -> mode dispatch (upstream: options.c,
 //! main.c main(), start_client(), client_run()).
+pub mod help;
+pub mod option_table;
+pub mod options_build;
 pub mod parse;
 
 use crate::error::{Error, ExitCode, IoError};
@@ -50,26 +53,15 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     };
     match action {
         Action::Help => {
-            print!("{}", help_text(&prog));
+            print!("{}", help::help_text(&prog));
             ExitCode::OK
         }
         Action::Version => {
-            print!("{}", version_text());
+            print!("{}", help::version_text());
             ExitCode::OK
         }
         Action::Run(opts) => run_client(*opts),
     }
-}
-
-fn help_text(prog: &str) -> String {
-    format!("Usage: {prog} [OPTION]... SRC [SRC]... DEST\n")
-}
-
-fn version_text() -> String {
-    format!(
-        "gensync  version {}  protocol version 32\n",
-        env!("CARGO_PKG_VERSION")
-    )
 }
 
 fn run_client(opts: Options) -> ExitCode {
@@ -78,7 +70,7 @@ fn run_client(opts: Options) -> ExitCode {
         return session::server::run_server(opts);
     }
     if opts.operands.is_empty() || (opts.operands.len() < 2 && !opts.list_only) {
-        eprint!("{}", help_text(&prog));
+        eprint!("{}", help::help_text(&prog));
         eprint!("{}", exit_line(&prog, ExitCode::SYNTAX, "client"));
         return ExitCode::SYNTAX;
     }

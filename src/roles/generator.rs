@@ -74,7 +74,14 @@ impl Dest {
 pub fn get_local_name(ctx: &Ctx, flist: &FileList, dest_arg: &[u8]) -> Result<(Dest, bool)> {
     let opts = &ctx.opts;
     if opts.list_only {
-        return Ok((Dest { base: PathBuf::from("."), solo: None, root_created: false }, true));
+        return Ok((
+            Dest {
+                base: PathBuf::from("."),
+                solo: None,
+                root_created: false,
+            },
+            true,
+        ));
     }
     let dest_arg: &[u8] = if dest_arg.is_empty() { b"." } else { dest_arg };
     let dest_path = PathBuf::from(std::ffi::OsString::from_vec(dest_arg.to_vec()));

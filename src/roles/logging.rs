@@ -158,7 +158,13 @@ pub struct FileProgress {
 impl FileProgress {
     pub fn new(size: i64, human: u8) -> Self {
         let now = std::time::Instant::now();
-        FileProgress { start: now, last: now, last_ofs: 0, size, human }
+        FileProgress {
+            start: now,
+            last: now,
+            last_ofs: 0,
+            size,
+            human,
+        }
     }
 
     /// An interim `\r` line, at most once a second.
@@ -177,7 +183,10 @@ impl FileProgress {
         };
         self.last = now;
         self.last_ofs = ofs;
-        log.log(LogCode::Client, &crate::report::progress::format_progress(&p));
+        log.log(
+            LogCode::Client,
+            &crate::report::progress::format_progress(&p),
+        );
     }
 
     /// The closing line with `(xfr#N, to-chk=R/T)`.
@@ -195,6 +204,9 @@ impl FileProgress {
                 flist_eof: true,
             }),
         };
-        log.log(LogCode::Client, &crate::report::progress::format_progress(&p));
+        log.log(
+            LogCode::Client,
+            &crate::report::progress::format_progress(&p),
+        );
     }
 }

@@ -243,7 +243,8 @@ pub fn send_files<R: Read, W: Write>(
         }
         let mut fsum = FileSum::new(ctx.neg.xfer_sum, ctx.neg.seed);
         let show_progress = !ctx.am_server && ctx.out.info_progress > 0;
-        let mut progress = super::logging::FileProgress::new(data.len() as i64, ctx.opts.human_readable);
+        let mut progress =
+            super::logging::FileProgress::new(data.len() as i64, ctx.opts.human_readable);
         let mut sent_ofs = 0i64;
         let ms = match_sums(
             &data,

@@ -100,7 +100,10 @@ pub fn run_local(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, 
     let (sources, dest) = if n == 1 {
         (opts.operands.clone(), Vec::new())
     } else {
-        (opts.operands[..n - 1].to_vec(), opts.operands[n - 1].as_bytes().to_vec())
+        (
+            opts.operands[..n - 1].to_vec(),
+            opts.operands[n - 1].as_bytes().to_vec(),
+        )
     };
     let (a, b) = UnixStream::pair()?;
     let server_opts = opts.clone();

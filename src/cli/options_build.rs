@@ -1,0 +1,576 @@
+//! What each option does to `Options`, and the checks rsync makes once the
+//! whole line is read (upstream: the switch in parse_arguments() and the code
+//! after it in options.c, plus parse_checksum_choice() in checksum.c).
+//!
+//! The parser feeds options here one at a time and in order, so `-a --no-o`
+//! and `--no-o -a` differ exactly as they do upstream.
+
+use std::ffi::OsString;
+
+use crate::cli::option_table::{OptId, OptRow, Status};
+use crate::cli::parse::{Action, OptValue};
+use crate::error::{Error, ExitCode};
+use crate::options::{DeleteMode, Options, StderrMode};
+
+/// Newest protocol gensync speaks and oldest it accepts (rsync.h).
+const PROTOCOL_VERSION: i32 = 32;
+const MIN_PROTOCOL_VERSION: i32 = 20;
+/// Block-size ceilings for protocol >= 30 and below it (rsync.h).
+const MAX_BLOCK_SIZE: i64 = 1 << 17;
+const OLD_MAX_BLOCK_SIZE: i64 = 1 << 29;
+
+/// Checksum names `--checksum-choice` accepts (case-insensitive). "xxhash"
+/// is upstream's older name for xxh64. sha1 is missing on purpose: upstream
+/// only offers it when built with OpenSSL, and gensync has no SHA-1.
+const CHECKSUM_NAMES: &[&str] = &["xxh128", "xxh3", "xxh64", "xxhash", "md5", "md4", "none"];
+
+/// Whether parsing goes on after an option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    /// `--help` was seen: stop and show help, ignoring the rest.
+    Help,
+}
+
+/// Options being assembled, plus the upstream state that only matters until
+/// the line is fully read.
+pub(crate) struct Builder {
+    o: Options,
+    /// `-d` (Some(true)), `--no-d` (Some(false)) or not given.
+    xfer_dirs: Option<bool>,
+    delete_plain: bool,
+    delete_before: bool,
+    /// 0, 1 for --delete-during/--del, 2 for --delete-delay: one variable
+    /// upstream, so the later of the two wins.
+    delete_during: u8,
+    delete_after: bool,
+    /// Raw `--protocol` value; range-checked in `finish` the way the handshake
+    /// would, but used as given by `-B` to pick its ceiling.
+    protocol: Option<i32>,
+    version_count: u32,
+}
+
+impl Builder {
+    pub(crate) fn new(program_name: &str) -> Builder {
+        let o = Options {
+            program_name: program_name.to_string(),
+            ..Options::default()
+        };
+        Builder {
+            o,
+            xfer_dirs: None,
+            delete_plain: false,
+            delete_before: false,
+            delete_during: 0,
+            delete_after: false,
+            protocol: None,
+            version_count: 0,
+        }
+    }
+
+    /// True once `--server` was seen: errors then say "on remote machine".
+    pub(crate) fn is_server(&self) -> bool {
+        self.o.server
+    }
+
+    /// Applies one option.
+    pub(crate) fn apply(&mut self, row: &OptRow, value: OptValue) -> crate::Result<Flow> {
+        if row.status == Status::Refused {
+            let prefix = if self.o.server {
+                "on remote machine: "
+            } else {
+                ""
+            };
+            return Err(Error::syntax(format!(
+                "{prefix}{}: option not yet supported by gensync",
+                row.display_name()
+            )));
+        }
+        let o = &mut self.o;
+        match row.id {
+            OptId::Help => return Ok(Flow::Help),
+            OptId::Version => self.version_count += 1,
+            OptId::Verbose => o.verbose = o.verbose.saturating_add(1),
+            OptId::NoVerbose => o.verbose = 0,
+            OptId::Stderr => o.stderr_mode = stderr_mode(&string_value(row, value)?)?,
+            OptId::Msgs2Stderr => o.stderr_mode = StderrMode::All,
+            OptId::NoMsgs2Stderr => o.stderr_mode = StderrMode::Client,
+            OptId::Quiet => o.quiet = true,
+            OptId::Stats => o.stats = true,
+            // Levels above 3 print the same as 3 (units of 1024).
+            OptId::HumanReadable => o.human_readable = (o.human_readable + 1).min(3),
+            OptId::NoHumanReadable => o.human_readable = 0,
+            OptId::DryRun => o.dry_run = true,
+            OptId::Archive => {
+                // -a is -rlptgoD; -H, -A, -X are not part of it.
+                o.recursive = true;
+                o.links = true;
+                o.perms = true;
+                o.times = true;
+                o.group = true;
+                o.owner = true;
+                o.devices = true;
+                o.specials = true;
+            }
+            OptId::Recursive => o.recursive = true,
+            OptId::NoRecursive => o.recursive = false,
+            OptId::Dirs => self.xfer_dirs = Some(true),
+            OptId::NoDirs => self.xfer_dirs = Some(false),
+            OptId::Perms => o.perms = true,
+            OptId::NoPerms => o.perms = false,
+            OptId::Times => o.times = true,
+            OptId::NoTimes => o.times = false,
+            OptId::OmitDirTimes => o.omit_dir_times = true,
+            OptId::NoOmitDirTimes => o.omit_dir_times = false,
+            OptId::ModifyWindow => o.modify_window = i64::from(int_value(value)),
+            OptId::Owner => o.owner = true,
+            OptId::NoOwner => o.owner = false,
+            OptId::Group => o.group = true,
+            OptId::NoGroup => o.group = false,
+            OptId::DevSpecials => (o.devices, o.specials) = (true, true),
+            OptId::NoDevSpecials => (o.devices, o.specials) = (false, false),
+            OptId::Devices => o.devices = true,
+            OptId::NoDevices => o.devices = false,
+            OptId::Specials => o.specials = true,
+            OptId::NoSpecials => o.specials = false,
+            OptId::Links => o.links = true,
+            OptId::NoLinks => o.links = false,
+            OptId::IgnoreTimes => o.ignore_times = true,
+            OptId::SizeOnly => o.size_only = true,
+            OptId::OneFileSystem => o.one_file_system = o.one_file_system.saturating_add(1),
+            OptId::NoOneFileSystem => o.one_file_system = 0,
+            OptId::Update => o.update = true,
+            OptId::Existing => o.existing = true,
+            OptId::IgnoreExisting => o.ignore_existing = true,
+            OptId::Delete => self.delete_plain = true,
+            OptId::DeleteBefore => self.delete_before = true,
+            OptId::DeleteDuring => self.delete_during = 1,
+            OptId::DeleteDelay => self.delete_during = 2,
+            OptId::DeleteAfter => self.delete_after = true,
+            OptId::WholeFile => o.whole_file = Some(true),
+            OptId::NoWholeFile => o.whole_file = Some(false),
+            OptId::Checksum => o.checksum = true,
+            OptId::NoChecksum => o.checksum = false,
+            OptId::ChecksumChoice => o.checksum_choice = Some(string_value(row, value)?),
+            OptId::BlockSize => {
+                let arg = string_value(row, value)?;
+                // Upstream checks against the protocol known at this point,
+                // so `--protocol=29 -B 1M` works and `-B 1M --protocol=29` not.
+                let max = match self.protocol {
+                    Some(p) if p < 30 => OLD_MAX_BLOCK_SIZE,
+                    _ => MAX_BLOCK_SIZE,
+                };
+                let size = parse_size_arg(&arg, b'b', "block-size", 0, max, false)
+                    .map_err(Error::syntax)?;
+                // 0 means "choose per file", the same as not giving -B.
+                o.block_size = if size == 0 { None } else { Some(size as u32) };
+            }
+            OptId::PartialProgress => (o.partial, o.progress) = (true, true),
+            OptId::Progress => o.progress = true,
+            OptId::NoProgress => o.progress = false,
+            OptId::Partial => o.partial = true,
+            OptId::NoPartial => o.partial = false,
+            OptId::OutFormat => o.out_format = Some(string_value(row, value)?),
+            OptId::Itemize => o.itemize_changes = o.itemize_changes.saturating_add(1),
+            OptId::NoItemize => o.itemize_changes = 0,
+            OptId::ListOnly => (o.list_only, o.list_only_explicit) = (true, true),
+            OptId::NumericIds => o.numeric_ids = true,
+            OptId::NoNumericIds => o.numeric_ids = false,
+            OptId::Rsh => o.rsh = Some(string_value(row, value)?),
+            OptId::RsyncPath => o.rsync_path = Some(string_value(row, value)?),
+            OptId::Mkpath => o.mkpath = true,
+            OptId::NoMkpath => o.mkpath = false,
+            OptId::BlockingIo => o.blocking_io = true,
+            OptId::NoBlockingIo => o.blocking_io = false,
+            OptId::Protocol => self.protocol = Some(int_value(value)),
+            OptId::ChecksumSeed => {
+                // A seed of 0 asks for the default time-based seed.
+                let seed = int_value(value);
+                o.checksum_seed = if seed == 0 { None } else { Some(seed) };
+            }
+            OptId::Server => o.server = true,
+            OptId::Sender => {
+                // Upstream prints its usage here: --sender only makes sense
+                // on a command line that already said --server.
+                if !o.server {
+                    return Err(Error::syntax("--sender may only be used with --server"));
+                }
+                o.sender = true;
+            }
+            OptId::Daemon => o.daemon = true,
+            OptId::NoOp => {}
+            OptId::Refused => unreachable!("refused rows are handled above"),
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// The checks upstream makes after its popt loop, in upstream's order.
+    /// `nargs` is the number of command-line words (argv without argv[0]).
+    pub(crate) fn finish(mut self, operands: Vec<OsString>, nargs: usize) -> crate::Result<Action> {
+        if self.version_count > 0 {
+            return Ok(Action::Version);
+        }
+        self.check_checksum_choice()?;
+        // The old meaning of -h survives when it is the only word.
+        if self.o.human_readable > 1 && nargs == 1 && !self.o.server {
+            return Ok(Action::Help);
+        }
+        let mut o = self.o;
+        o.operands = operands;
+        if o.daemon {
+            // Upstream parses a daemon line with its own, smaller table and
+            // never reaches the transfer checks below.
+            return Ok(Action::Run(Box::new(o)));
+        }
+        if o.operands.len() < 2 && !o.server {
+            o.list_only = true;
+        }
+        o.dirs = o.recursive || self.xfer_dirs.unwrap_or(o.list_only);
+
+        let whens = usize::from(self.delete_before)
+            + usize::from(self.delete_during > 0)
+            + usize::from(self.delete_after);
+        if whens > 1 {
+            return Err(Error::syntax(
+                "You may not combine multiple --delete-WHEN options.",
+            ));
+        }
+        o.delete_mode = if self.delete_before {
+            DeleteMode::Before
+        } else if self.delete_during == 1 {
+            DeleteMode::During
+        } else if self.delete_during == 2 {
+            DeleteMode::Delay
+        } else if self.delete_after {
+            DeleteMode::After
+        } else if self.delete_plain {
+            DeleteMode::Auto
+        } else {
+            DeleteMode::Off
+        };
+        if o.deleting() && !o.dirs {
+            return Err(Error::syntax(
+                "--delete does not work without --recursive (-r) or --dirs (-d).",
+            ));
+        }
+
+        // Upstream only notices a bad --protocol in the handshake, with exit
+        // code 2; checking here gives the same text and code earlier.
+        if let Some(p) = self.protocol {
+            let side = if o.server { "Server" } else { "Client" };
+            if p < MIN_PROTOCOL_VERSION {
+                return Err(Error::new(
+                    ExitCode::PROTOCOL,
+                    format!("--protocol must be at least {MIN_PROTOCOL_VERSION} on the {side}."),
+                ));
+            }
+            if p > PROTOCOL_VERSION {
+                return Err(Error::new(
+                    ExitCode::PROTOCOL,
+                    format!("--protocol must be no more than {PROTOCOL_VERSION} on the {side}."),
+                ));
+            }
+            o.protocol = Some(p as u32);
+        }
+        Ok(Action::Run(Box::new(o)))
+    }
+
+    /// `--checksum-choice=XFER[,FILE]`: every name must be known; "auto" (or
+    /// "auto,auto") is the same as not giving the option; a transfer checksum
+    /// of "none" forces whole-file copies.
+    fn check_checksum_choice(&mut self) -> crate::Result<()> {
+        let Some(choice) = self.o.checksum_choice.as_deref() else {
+            return Ok(());
+        };
+        if choice.eq_ignore_ascii_case("auto") || choice.eq_ignore_ascii_case("auto,auto") {
+            self.o.checksum_choice = None;
+            return Ok(());
+        }
+        let (xfer, file) = match choice.find(',') {
+            Some(p) => (&choice[..p], &choice[p + 1..]),
+            None => (choice, choice),
+        };
+        // Upstream's message shows the text from the bad name to the end of
+        // the whole value, so a bad first name shows the full string.
+        if !checksum_name_ok(xfer) {
+            return Err(Error::unsupported(format!(
+                "unknown checksum name: {choice}"
+            )));
+        }
+        if !checksum_name_ok(file) {
+            return Err(Error::unsupported(format!("unknown checksum name: {file}")));
+        }
+        if xfer.eq_ignore_ascii_case("none") {
+            self.o.whole_file = Some(true);
+        }
+        Ok(())
+    }
+}
+
+fn checksum_name_ok(name: &str) -> bool {
+    name.eq_ignore_ascii_case("auto") || CHECKSUM_NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// A string-valued option's value. `Options` stores these as `String`, so a
+/// value that is not UTF-8 is refused rather than silently altered.
+fn string_value(row: &OptRow, value: OptValue) -> crate::Result<String> {
+    match value {
+        OptValue::Str(s) => s.into_string().map_err(|_| {
+            Error::syntax(format!(
+                "{}: the value is not valid UTF-8",
+                row.display_name()
+            ))
+        }),
+        other => unreachable!("string option given {other:?}"),
+    }
+}
+
+fn int_value(value: OptValue) -> i32 {
+    match value {
+        OptValue::Int(n) => n,
+        other => unreachable!("numeric option given {other:?}"),
+    }
+}
+
+/// `--stderr=MODE`: any non-empty prefix of errors, all or client.
+fn stderr_mode(arg: &str) -> crate::Result<StderrMode> {
+    let is_prefix = |word: &str| !arg.is_empty() && word.starts_with(arg);
+    if is_prefix("errors") {
+        Ok(StderrMode::Errors)
+    } else if is_prefix("all") {
+        Ok(StderrMode::All)
+    } else if is_prefix("client") {
+        Ok(StderrMode::Client)
+    } else {
+        Err(Error::syntax(format!(
+            "--stderr mode \"{arg}\" is not one of errors, all, or client"
+        )))
+    }
+}
+
+/// A size with an optional unit, as rsync reads `--block-size`, `--max-size`
+/// and friends: digits with an optional fraction, then an optional unit letter
+/// (b k m g t p, any case; `def_suffix` when absent), then "b" for powers of
+/// 1000 or "ib"/nothing for powers of 1024, then an optional "+1" or "-1".
+/// `max` < 0 means no upper limit. The error text is upstream's.
+pub(crate) fn parse_size_arg(
+    arg: &str,
+    def_suffix: u8,
+    opt_name: &str,
+    min: i64,
+    max: i64,
+    unlimited_0: bool,
+) -> Result<i64, String> {
+    let s = arg.as_bytes();
+    let size_max: i64 = if max >= 0 { max } else { i64::MAX / 2 };
+    let fail = |what: &str, limit: Option<(&str, i64)>| -> String {
+        let mut msg = format!("--{opt_name}={arg} is {what}");
+        if let Some((label, lim)) = limit {
+            if lim >= 0 {
+                let extra = if unlimited_0 && label == "min" {
+                    " or 0 for unlimited"
+                } else {
+                    ""
+                };
+                msg.push_str(&format!(" ({label}: {}{extra})", big_num_1024(lim)));
+            }
+        }
+        msg
+    };
+    let too_large = || fail("too large", Some(("max", max)));
+
+    let mut p = 0;
+    while p < s.len() && s[p].is_ascii_digit() {
+        p += 1;
+    }
+    if p < s.len() && s[p] == b'.' {
+        p += 1;
+        while p < s.len() && s[p].is_ascii_digit() {
+            p += 1;
+        }
+    }
+    let unit = match s.get(p) {
+        Some(&c) if c != b'+' && c != b'-' => {
+            p += 1;
+            c
+        }
+        _ => def_suffix,
+    };
+    let reps = match unit.to_ascii_lowercase() {
+        b'b' => 0,
+        b'k' => 1,
+        b'm' => 2,
+        b'g' => 3,
+        b't' => 4,
+        b'p' => 5,
+        _ => return Err(fail("invalid", None)),
+    };
+    let mult: i64 = match s.get(p) {
+        Some(b'b' | b'B') => {
+            p += 1;
+            1000
+        }
+        None | Some(b'+' | b'-') => 1024,
+        Some(_) if s.len() >= p + 2 && s[p..p + 2].eq_ignore_ascii_case(b"ib") => {
+            p += 2;
+            1024
+        }
+        Some(_) => return Err(fail("invalid", None)),
+    };
+    let mut size: i64 = 1;
+    for _ in 0..reps {
+        if size > size_max / mult {
+            return Err(too_large());
+        }
+        size *= mult;
+    }
+    // Upstream hands the whole string to strtod; given the checks above that
+    // reads an optional sign (only possible with no leading digits), digits
+    // and a fraction.
+    let dsize = leading_float(s);
+    let limit = size_max as f64 / size as f64;
+    if dsize < 0.0 || dsize > limit || (max < 0 && dsize >= limit) {
+        return Err(too_large());
+    }
+    let mut size = (dsize * size as f64) as i64;
+    if p + 1 < s.len() && (s[p] == b'+' || s[p] == b'-') && s[p + 1] == b'1' && p != 0 {
+        if s[p] == b'+' {
+            if size == size_max {
+                return Err(too_large());
+            }
+            size += 1;
+        } else {
+            size -= 1;
+        }
+        p += 2;
+    }
+    if p != s.len() {
+        return Err(fail("invalid", None));
+    }
+    if size < 0 || (max >= 0 && size > max) {
+        return Err(too_large());
+    }
+    if size < min && !(unlimited_0 && size == 0) {
+        return Err(fail("too small", Some(("min", min))));
+    }
+    Ok(size)
+}
+
+/// The number strtod would read from the start of `s`, limited to the forms
+/// `parse_size_arg` lets through: `[+-]digits[.digits]`. No digits reads 0.
+fn leading_float(s: &[u8]) -> f64 {
+    let mut end = 0;
+    if end < s.len() && (s[end] == b'+' || s[end] == b'-') {
+        end += 1;
+    }
+    let digits_start = end;
+    while end < s.len() && s[end].is_ascii_digit() {
+        end += 1;
+    }
+    if end < s.len() && s[end] == b'.' {
+        end += 1;
+        while end < s.len() && s[end].is_ascii_digit() {
+            end += 1;
+        }
+    }
+    if !s[digits_start..end].iter().any(u8::is_ascii_digit) {
+        return 0.0;
+    }
+    // Rust's float grammar accepts "1." and ".5" just as strtod does.
+    std::str::from_utf8(&s[..end])
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A count in units of 1024 with two decimals ("128.00K"), as upstream shows
+/// size limits in its error messages.
+fn big_num_1024(num: i64) -> String {
+    const MULT: f64 = 1024.0;
+    if num.unsigned_abs() < 1024 {
+        return num.to_string();
+    }
+    let negative = num < 0;
+    let mut d = (num as f64).abs() / MULT;
+    let mut unit = 'K';
+    for u in ['M', 'G', 'T', 'P'] {
+        if d < MULT {
+            break;
+        }
+        d /= MULT;
+        unit = u;
+    }
+    if negative {
+        d = -d;
+    }
+    format!("{d:.2}{unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size(arg: &str) -> Result<i64, String> {
+        parse_size_arg(arg, b'b', "block-size", 0, MAX_BLOCK_SIZE, false)
+    }
+
+    #[test]
+    fn size_units() {
+        assert_eq!(size("0"), Ok(0));
+        assert_eq!(size(""), Ok(0));
+        assert_eq!(size("."), Ok(0));
+        assert_eq!(size("700"), Ok(700));
+        assert_eq!(size("700b"), Ok(700));
+        assert_eq!(size("2k"), Ok(2048));
+        assert_eq!(size("2K"), Ok(2048));
+        assert_eq!(size("2kb"), Ok(2000));
+        assert_eq!(size("2KiB"), Ok(2048));
+        assert_eq!(size("0.5k"), Ok(512));
+        assert_eq!(size(".5k"), Ok(512));
+        assert_eq!(size("3.k"), Ok(3072));
+        assert_eq!(size("1k+1"), Ok(1025));
+        assert_eq!(size("1k-1"), Ok(1023));
+        assert_eq!(size("128k"), Ok(131072));
+        // Like upstream, the unit alone must fit: 0.125m is refused.
+        assert!(size("0.125m").is_err());
+    }
+
+    #[test]
+    fn size_errors() {
+        assert_eq!(size("x").unwrap_err(), "--block-size=x is invalid");
+        assert_eq!(size("1kx").unwrap_err(), "--block-size=1kx is invalid");
+        assert_eq!(size("1k+2").unwrap_err(), "--block-size=1k+2 is invalid");
+        assert_eq!(size("+1").unwrap_err(), "--block-size=+1 is invalid");
+        assert_eq!(size("-").unwrap_err(), "--block-size=- is invalid");
+        assert_eq!(size("1e3").unwrap_err(), "--block-size=1e3 is invalid");
+        assert_eq!(
+            size("-1").unwrap_err(),
+            "--block-size=-1 is too large (max: 128.00K)"
+        );
+        assert_eq!(
+            size("129k").unwrap_err(),
+            "--block-size=129k is too large (max: 128.00K)"
+        );
+        assert_eq!(
+            size("1p").unwrap_err(),
+            "--block-size=1p is too large (max: 128.00K)"
+        );
+        assert_eq!(
+            size("128k+1").unwrap_err(),
+            "--block-size=128k+1 is too large (max: 128.00K)"
+        );
+        assert_eq!(
+            parse_size_arg("0.1", b'K', "bwlimit", 512, -1, true).unwrap_err(),
+            "--bwlimit=0.1 is too small (min: 512 or 0 for unlimited)"
+        );
+        assert_eq!(parse_size_arg("0", b'K', "bwlimit", 512, -1, true), Ok(0));
+    }
+
+    #[test]
+    fn big_numbers() {
+        assert_eq!(big_num_1024(131072), "128.00K");
+        assert_eq!(big_num_1024(1 << 29), "512.00M");
+        assert_eq!(big_num_1024(1024 * 1024), "1.00M");
+        assert_eq!(big_num_1024(512), "512");
+    }
+}
