@@ -917,6 +917,17 @@ impl<'a, W: Write> Generator<'a, W> {
             neg.xfer_sum.digest_len(),
             redo,
         );
+        if head.count < 0 {
+            self.log(
+                LogCode::Warning,
+                &format!(
+                    "WARNING: file is too large for checksum sending: {}\n",
+                    fname.display()
+                ),
+            );
+            write_sum_head(self.w, &SumHead::default(), self.proto())?;
+            return Ok(());
+        }
         write_sum_head(self.w, &head, self.proto())?;
         let sums = generate_sums(&basis, &head, neg.xfer_sum, neg.seed, neg.proper_seed_order);
         for s in &sums {
