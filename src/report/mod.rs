@@ -142,14 +142,29 @@ pub fn format_item(
     };
     let mut line = out_format::format_item(fmt, &item);
     line.push(b'\n');
-    messages::escape_output(&line, messages::OutputCharset::Utf8)
+    messages::escape_output(&line, output_charset())
 }
 
 /// A name as printed in messages: non-printable bytes escaped.
 pub fn safe_name(name: &[u8]) -> String {
-    String::from_utf8_lossy(&messages::escape_output(
-        name,
-        messages::OutputCharset::Utf8,
-    ))
-    .into_owned()
+    String::from_utf8_lossy(&messages::escape_output(name, output_charset())).into_owned()
+}
+
+/// Which bytes print as themselves: upstream decides with the C library's
+/// locale (setlocale(LC_CTYPE, "")); we read the same environment.
+pub fn output_charset() -> messages::OutputCharset {
+    static CS: std::sync::OnceLock<messages::OutputCharset> = std::sync::OnceLock::new();
+    *CS.get_or_init(|| {
+        let loc = ["LC_ALL", "LC_CTYPE", "LANG"]
+            .iter()
+            .filter_map(|v| std::env::var(v).ok())
+            .find(|v| !v.is_empty())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if loc.contains("utf-8") || loc.contains("utf8") {
+            messages::OutputCharset::Utf8
+        } else {
+            messages::OutputCharset::Ascii
+        }
+    })
 }
