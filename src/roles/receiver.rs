@@ -38,6 +38,7 @@ pub struct Receiver<'a> {
     pub attr: AttrOpts,
     pub stats: Stats,
     sent_once: HashSet<i32>,
+    dflt_perms: u32,
 }
 
 impl<'a> Receiver<'a> {
@@ -66,6 +67,7 @@ impl<'a> Receiver<'a> {
             },
             stats: Stats::default(),
             sent_once: HashSet::new(),
+            dflt_perms: 0o777 & !crate::fsops::current_umask(),
         }
     }
 
@@ -179,6 +181,7 @@ impl<'a> Receiver<'a> {
         head: &SumHead,
         buf: &mut Vec<u8>,
     ) -> Result<Outcome> {
+        let dest_st = fs::symlink_metadata(fname).ok().filter(|m| m.is_file());
         let basis = if head.count > 0 {
             File::open(fname).ok()
         } else {
@@ -269,6 +272,23 @@ impl<'a> Receiver<'a> {
             return Ok(Outcome::Mismatch);
         }
         // finish_transfer(): metadata on the temp file, then the rename.
+        // Without -p the mode comes from what is there, or the umask
+        // (receiver.c recv_files() dest_mode()).
+        let adjusted;
+        let file = if self.ctx.opts.perms {
+            file
+        } else {
+            adjusted = FileEntry {
+                mode: crate::fsops::dest_mode(
+                    file.mode,
+                    dest_st.as_ref().map(|m| std::os::unix::fs::MetadataExt::mode(m)).unwrap_or(0),
+                    self.dflt_perms,
+                    dest_st.is_some(),
+                ),
+                ..file.clone()
+            };
+            &adjusted
+        };
         if let Err(e) = set_file_attrs(&tmp_path, file, None, &self.attr, true) {
             self.ctx.log.log(
                 LogCode::ErrorXfer,

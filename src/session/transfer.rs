@@ -148,8 +148,16 @@ pub fn run_sender<R: Read, W: Write>(
     count_files(&mut stats, &flist.entries);
     stats.total_size = total_size(&flist.entries);
     let mut codecs = NdxCodecs::new(ctx.protocol());
-    if flist.entries.is_empty() && ctx.am_server {
-        // An empty list ends the server sender at once (main.c do_server_sender()).
+    if flist.entries.is_empty() {
+        // An empty list ends the sender at once (main.c client_run(),
+        // do_server_sender()); a client still shows what the other side
+        // says until it closes (noop_io_until_death()).
+        if !ctx.am_server {
+            let mut sink = [0u8; 4096];
+            while matches!(r.read(&mut sink), Ok(n) if n > 0) {}
+        }
+        stats.total_read = r.total_read as i64;
+        stats.total_written = w.total_written as i64;
         return Ok(RunResult { stats });
     }
     send_files(ctx, &mut flist, r, w, msgs, &mut stats, &mut codecs)?;
@@ -301,7 +309,11 @@ pub fn run_receiver<R: Read + Send, W: Write>(
         ctx.log.log(LogCode::Client, "done\n");
     }
     if flist.entries.is_empty() {
-        // Nothing to do: the sender side ends right after the list.
+        // Nothing to transfer, but the destination is still prepared
+        // (main.c do_server_recv() calls get_local_name() first).
+        get_local_name(ctx, &flist, dest_arg)?;
+        drain_msgs(w, msgs)?;
+        w.flush()?;
         if !ctx.am_server {
             stats.total_read = r.total_read as i64;
             stats.total_written = w.total_written as i64;
