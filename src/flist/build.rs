@@ -26,6 +26,8 @@ pub struct Builder<'a> {
     pub entries: Vec<FileEntry>,
     pub io_error: u32,
     filesystem_dev: u64,
+    /// Incremental recursion: scan one directory level at a time.
+    pub inc: bool,
 }
 
 /// Absolute form of a path for messages (upstream full_fname()).
@@ -50,6 +52,7 @@ impl<'a> Builder<'a> {
             entries: Vec::new(),
             io_error: 0,
             filesystem_dev: 0,
+            inc: false,
         }
     }
 
@@ -215,6 +218,16 @@ impl<'a> Builder<'a> {
         Some(self.entries.len() - 1)
     }
 
+    /// The entries directly inside `dir`, in readdir order (send1extra()).
+    pub fn scan_children(&mut self, dir: &FileEntry) -> Vec<FileEntry> {
+        let saved = std::mem::take(&mut self.entries);
+        self.entries.push(dir.clone());
+        self.send_directory(0);
+        let mut out = std::mem::replace(&mut self.entries, saved);
+        out.remove(0);
+        out
+    }
+
     /// Scan one directory, then recurse into its subdirectories (non-incremental
     /// order of send_directory() + send_if_directory()).
     fn send_directory(&mut self, idx: usize) {
@@ -295,7 +308,7 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        if opts.recursive {
+        if opts.recursive && !self.inc {
             let end = self.entries.len();
             for i in start..end {
                 if self.entries[i].is_dir() {

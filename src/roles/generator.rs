@@ -15,7 +15,8 @@ use crate::delta::signature::{generate_sums, sum_sizes_sqroot};
 use crate::error::{strerror, Error, ExitCode, IoError, Result};
 use crate::flist::build::{full_fname, open_nofollow};
 use crate::flist::entry::*;
-use crate::flist::FileList;
+use crate::flist::FileLists;
+pub use super::dest::{get_local_name, Dest};
 use crate::fsops::delete::{delete_in_dir, delete_item, DelError, Deleted};
 use crate::fsops::{dest_mode, same_time, set_file_attrs, AttrOpts};
 use crate::options::DeleteMode;
@@ -43,196 +44,13 @@ pub enum RecvEvent {
     Redo(i32),
     /// The receiver failed; the run is over.
     Fatal(Error),
-}
-
-/// Where entries land (upstream: the cwd after get_local_name(), or the
-/// single "local name" of a one-file transfer).
-#[derive(Debug, Clone)]
-pub struct Dest {
-    pub base: PathBuf,
-    pub solo: Option<PathBuf>,
-    /// get_local_name() created the destination directory, so "." is
-    /// itemized as new (upstream FLAG_DIR_CREATED).
-    pub root_created: bool,
-}
-
-impl Dest {
-    pub fn path(&self, name: &[u8]) -> PathBuf {
-        if let Some(s) = &self.solo {
-            return s.clone();
-        }
-        if name == b"." {
-            return self.base.clone();
-        }
-        self.base.join(std::ffi::OsStr::from_bytes(name))
-    }
-}
-
-/// Decide where the transfer lands and create the destination directory
-/// (main.c get_local_name()). Returns the Dest and whether the run becomes a
-/// "dry run of a missing destination" (upstream dry_run == 2).
-pub fn get_local_name(ctx: &Ctx, flist: &FileList, dest_arg: &[u8]) -> Result<(Dest, bool)> {
-    let opts = &ctx.opts;
-    if opts.list_only {
-        return Ok((
-            Dest {
-                base: PathBuf::from("."),
-                solo: None,
-                root_created: false,
-            },
-            true,
-        ));
-    }
-    let dest_arg: &[u8] = if dest_arg.is_empty() { b"." } else { dest_arg };
-    let dest_path = PathBuf::from(std::ffi::OsString::from_vec(dest_arg.to_vec()));
-    let file_total = flist.entries.len();
-    let trailing_slash = dest_arg.ends_with(b"/");
-    let has_slash = dest_arg.contains(&b'/');
-    let mut st = fs::metadata(&dest_path);
-    if opts.mkpath && st.is_err() && (has_slash || file_total > 1) {
-        let target = if file_total > 1 && !trailing_slash {
-            dest_path.clone()
-        } else {
-            dest_path
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default()
-        };
-        let created = make_path(&target, opts.dry_run).map_err(|e| {
-            Error::new(
-                ExitCode::FILEIO,
-                format!(
-                    "{}: mkdir {} failed: {}",
-                    ctx.log.prog,
-                    full_fname(&target),
-                    strerror(&e)
-                ),
-            )
-        })?;
-        if created > 0 && (ctx.out.info_name >= 1 || ctx.out.has_i > 0) {
-            ctx.log.log(
-                LogCode::Info,
-                &format!(
-                    "created {created} director{} for {}\n",
-                    if created == 1 { "y" } else { "ies" },
-                    target.display()
-                ),
-            );
-        }
-        st = fs::metadata(&dest_path);
-    }
-    match &st {
-        Ok(m) if m.is_dir() => {
-            return Ok((
-                Dest {
-                    base: dest_path,
-                    solo: None,
-                    root_created: false,
-                },
-                false,
-            ));
-        }
-        Ok(_) => {
-            if file_total > 1 {
-                return Err(Error::new(
-                    ExitCode::FILESELECT,
-                    "ERROR: destination must be a directory when copying more than 1 file",
-                ));
-            }
-            if file_total == 1 && flist.entries[0].is_dir() {
-                return Err(Error::new(
-                    ExitCode::FILESELECT,
-                    "ERROR: cannot overwrite non-directory with a directory",
-                ));
-            }
-        }
-        Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            return Err(Error::new(
-                ExitCode::FILESELECT,
-                format!(
-                    "{}: ERROR: cannot stat destination {}: {}",
-                    ctx.log.prog,
-                    full_fname(&dest_path),
-                    strerror(e)
-                ),
-            ));
-        }
-        Err(_) => {}
-    }
-    if file_total > 1 || trailing_slash {
-        if st.is_ok() {
-            return Err(Error::syntax("ERROR: destination path is not a directory"));
-        }
-        let mkdir_path = if trailing_slash {
-            PathBuf::from(std::ffi::OsString::from_vec(
-                dest_arg[..dest_arg.len() - 1].to_vec(),
-            ))
-        } else {
-            dest_path.clone()
-        };
-        if !opts.dry_run {
-            if let Err(e) = fs::create_dir(&mkdir_path) {
-                return Err(Error::new(
-                    ExitCode::FILEIO,
-                    format!(
-                        "{}: mkdir {} failed: {}",
-                        ctx.log.prog,
-                        full_fname(&mkdir_path),
-                        strerror(&e)
-                    ),
-                ));
-            }
-        }
-        if ctx.out.info_name >= 1 || ctx.out.has_i > 0 {
-            ctx.log.log(
-                LogCode::Info,
-                &format!(
-                    "created directory {}\n",
-                    String::from_utf8_lossy(mkdir_path.as_os_str().as_bytes())
-                ),
-            );
-        }
-        return Ok((
-            Dest {
-                base: mkdir_path,
-                solo: None,
-                root_created: true,
-            },
-            opts.dry_run,
-        ));
-    }
-    // A single non-directory: it lands under the given name.
-    let missing_parent = opts.dry_run
-        && dest_path
-            .parent()
-            .is_some_and(|p| !p.as_os_str().is_empty() && !p.exists());
-    Ok((
-        Dest {
-            base: PathBuf::from("."),
-            solo: Some(dest_path),
-            root_created: false,
-        },
-        missing_parent,
-    ))
-}
-
-/// mkdir -p; returns how many directories were created.
-fn make_path(p: &Path, dry_run: bool) -> io::Result<usize> {
-    let mut missing = Vec::new();
-    let mut cur = Some(p);
-    while let Some(c) = cur {
-        if c.as_os_str().is_empty() || c.exists() {
-            break;
-        }
-        missing.push(c.to_path_buf());
-        cur = c.parent();
-    }
-    if !dry_run {
-        for d in missing.iter().rev() {
-            fs::create_dir(d)?;
-        }
-    }
-    Ok(missing.len())
+    /// Incremental recursion: a directory's list arrived (entries sorted,
+    /// dir_flist index of its directory).
+    NewList(Vec<FileEntry>, i32),
+    /// Incremental recursion: no more lists.
+    FlistEof,
+    /// A requested file is finished (MSG_SUCCESS) or will not come (MSG_NO_SEND).
+    Finished(i32),
 }
 
 /// Deletion counters (sent as NDX_DEL_STATS for protocol >= 31).
@@ -259,7 +77,11 @@ impl DelStats {
 
 pub struct Generator<'a, W: Write> {
     ctx: &'a Ctx,
-    flist: &'a mut FileList,
+    pub lists: FileLists,
+    /// ndx_start of the list being walked; None once the walk is over.
+    cur: Option<i32>,
+    /// Directories created early with mode 0700 (FLAG_DIR_CREATED).
+    dir_created: HashSet<Vec<u8>>,
     dest: Dest,
     w: &'a mut MuxWriter<W>,
     events: &'a Receiver<RecvEvent>,
@@ -275,8 +97,9 @@ pub struct Generator<'a, W: Write> {
     redo_queue: Vec<i32>,
     pub del_stats: DelStats,
     io_error_warned: bool,
-    /// Directories whose permissions were widened to u+rwx while filling them.
-    need_perm_fix: Vec<usize>,
+    /// Directories whose permissions were widened to u+rwx while filling
+    /// them, with the mode to restore.
+    need_perm_fix: HashMap<Vec<u8>, u32>,
     /// Children of each content directory, for deletions.
     children: HashMap<Vec<u8>, HashSet<Vec<u8>>>,
     delete_mode: DeleteMode,
@@ -298,7 +121,7 @@ impl<'a, W: Write> Generator<'a, W> {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         ctx: &'a Ctx,
-        flist: &'a mut FileList,
+        lists: FileLists,
         dest: Dest,
         dry_missing_all: bool,
         w: &'a mut MuxWriter<W>,
@@ -312,9 +135,15 @@ impl<'a, W: Write> Generator<'a, W> {
             DeleteMode::Auto => DeleteMode::During,
             m => m,
         };
+        let mut dir_created = HashSet::new();
+        if dest.root_created {
+            dir_created.insert(b".".to_vec());
+        }
         Generator {
             ctx,
-            flist,
+            cur: lists.lists.front().map(|l| l.ndx_start),
+            lists,
+            dir_created,
             dest,
             w,
             events,
@@ -338,7 +167,7 @@ impl<'a, W: Write> Generator<'a, W> {
             redo_queue: Vec::new(),
             del_stats: DelStats::default(),
             io_error_warned: false,
-            need_perm_fix: Vec::new(),
+            need_perm_fix: HashMap::new(),
             children: HashMap::new(),
             delete_mode,
         }
@@ -378,6 +207,18 @@ impl<'a, W: Write> Generator<'a, W> {
                 RecvEvent::Done => self.msgdone += 1,
                 RecvEvent::Redo(ndx) => self.redo_queue.push(ndx),
                 RecvEvent::Fatal(e) => return Err(e),
+                RecvEvent::NewList(entries, parent) => {
+                    if self.delete_mode != DeleteMode::Off {
+                        self.index_children(&entries);
+                    }
+                    self.lists.add(entries, parent);
+                }
+                RecvEvent::FlistEof => self.lists.eof = true,
+                RecvEvent::Finished(ndx) => {
+                    if let Some(pos) = self.lists.list_pos(ndx) {
+                        self.lists.lists[pos].in_progress -= 1;
+                    }
+                }
             }
             drain_msgs(self.w, self.msgs)?;
             if block {
@@ -387,14 +228,12 @@ impl<'a, W: Write> Generator<'a, W> {
     }
 
     /// Wait until the receiver has sent `n` internal NDX_DONEs, serving
-    /// redo requests meanwhile.
+    /// redo requests and finishing lists meanwhile.
     fn wait_for_done(&mut self, n: u32, serve_redo: bool) -> Result<()> {
         self.w.flush()?;
         loop {
             self.poll_events(false)?;
-            if serve_redo {
-                self.run_redos()?;
-            }
+            self.check_finished(serve_redo)?;
             if self.msgdone >= n {
                 return Ok(());
             }
@@ -402,25 +241,42 @@ impl<'a, W: Write> Generator<'a, W> {
         }
     }
 
-    fn run_redos(&mut self) -> Result<()> {
-        while !self.redo_queue.is_empty() {
-            let q = std::mem::take(&mut self.redo_queue);
-            for ndx in q {
-                self.recv_generator(ndx as usize, true)?;
+    /// generator.c check_for_finished_files(): run queued redos, then send
+    /// NDX_DONE for every finished list the walk has left behind.
+    fn check_finished(&mut self, check_redo: bool) -> Result<()> {
+        loop {
+            if check_redo {
+                if let Some(ndx) = self.redo_queue.pop() {
+                    self.recv_generator(ndx, true)?;
+                    continue;
+                }
             }
-            self.w.flush()?;
+            if !self.lists.inc {
+                return Ok(());
+            }
+            let Some(first) = self.lists.lists.front() else { return Ok(()) };
+            if Some(first.ndx_start) == self.cur || first.in_progress > 0 {
+                return Ok(());
+            }
+            self.codec.write(self.w, NDX_DONE)?;
+            let parent = first.parent;
+            self.lists.free_first();
+            if parent >= 0 {
+                if let Some(d) = self.lists.dir_flist.get(parent as usize).cloned() {
+                    self.touch_up_dir(&d);
+                }
+            }
         }
-        Ok(())
     }
 
-    fn children_index(&mut self) {
-        for e in &self.flist.entries {
+    /// Remember which names each directory keeps, for deletions.
+    fn index_children(&mut self, entries: &[FileEntry]) {
+        for e in entries {
             if e.flags & FLAG_CLEARED != 0 || e.name == b"." {
                 continue;
             }
             let parent = parent_of(&e.name).to_vec();
-            let base = e.basename().to_vec();
-            self.children.entry(parent).or_default().insert(base);
+            self.children.entry(parent).or_default().insert(e.basename().to_vec());
         }
     }
 
@@ -430,23 +286,57 @@ impl<'a, W: Write> Generator<'a, W> {
         let proto = self.proto();
         let deleting = self.delete_mode != DeleteMode::Off;
         if deleting {
-            self.children_index();
+            let all: Vec<FileEntry> = self.lists.iter().cloned().collect();
+            self.index_children(&all);
         }
-        if self.delete_mode == DeleteMode::Before && !self.flist.entries.is_empty() {
+        if self.delete_mode == DeleteMode::Before && self.lists.total_entries > 0 {
             self.do_delete_pass()?;
         }
-        for i in 0..self.flist.entries.len() {
-            self.recv_generator(i, false)?;
-            self.poll_events(false)?;
-            // Upstream's first maybe_flush_socket() always fires (its
-            // last-output time starts at 0), so the first entry's itemize goes
-            // out at once; later data waits for a full buffer. Messages never
-            // wait. Matching this keeps the client's line order identical.
-            if i == 0 {
-                self.w.flush()?;
+        let inc = self.lists.inc;
+        let mut first_entry = true;
+        while let Some(start) = self.cur {
+            let Some(pos) = self.lists.lists.iter().position(|l| l.ndx_start == start) else {
+                break;
+            };
+            let (len, parent) = {
+                let l = &self.lists.lists[pos];
+                (l.entries.len() as i32, l.parent)
+            };
+            if inc && parent >= 0 {
+                // The list's own directory, in full (ndx_start - 1).
+                self.recv_generator(start - 1, false)?;
             }
+            for k in 0..len {
+                self.recv_generator(start + k, false)?;
+                self.poll_events(false)?;
+                self.check_finished(false)?;
+                // Upstream's first maybe_flush_socket() always fires (its
+                // last-output time starts at 0), so the first entry's
+                // itemize goes out at once; later data waits for a full
+                // buffer. Messages never wait. Matching this keeps the
+                // client's line order identical.
+                if first_entry {
+                    self.w.flush()?;
+                    first_entry = false;
+                }
+            }
+            if !inc {
+                self.codec.write(self.w, NDX_DONE)?;
+                self.cur = None;
+                break;
+            }
+            // Wait until the next list is here or none will come.
+            let next = loop {
+                self.check_finished(true)?;
+                let next = self.lists.lists.iter().find(|l| l.ndx_start > start).map(|l| l.ndx_start);
+                if next.is_some() || self.lists.eof {
+                    break next;
+                }
+                self.poll_events(true)?;
+            };
+            self.cur = next;
         }
-        self.codec.write(self.w, NDX_DONE)?;
+        self.cur = None;
         // Phase 1: redo requests until the receiver reaches phase 1.
         self.wait_for_done(1, true)?;
         let delay_updates = false;
@@ -475,7 +365,7 @@ impl<'a, W: Write> Generator<'a, W> {
             self.wait_for_done(3, false)?;
         }
         if matches!(self.delete_mode, DeleteMode::Delay | DeleteMode::After)
-            && !self.flist.entries.is_empty()
+            && self.lists.total_entries > 0
             && self.dest.solo.is_none()
         {
             self.do_delete_pass()?;
@@ -489,7 +379,9 @@ impl<'a, W: Write> Generator<'a, W> {
             }
             self.wait_for_done(4, false)?;
         }
-        self.touch_up_dirs();
+        if !inc {
+            self.touch_up_dirs();
+        }
         Ok(())
     }
 
@@ -513,12 +405,13 @@ impl<'a, W: Write> Generator<'a, W> {
         if self.dry_missing_all {
             return Ok(());
         }
-        for i in 0..self.flist.entries.len() {
-            let e = &self.flist.entries[i];
-            if e.flags & FLAG_CLEARED != 0 || e.flags & FLAG_CONTENT_DIR == 0 || !e.is_dir() {
-                continue;
-            }
-            let name = e.name.clone();
+        let dirs: Vec<Vec<u8>> = self
+            .lists
+            .iter()
+            .filter(|e| e.flags & FLAG_CLEARED == 0 && e.flags & FLAG_CONTENT_DIR != 0 && e.is_dir())
+            .map(|e| e.name.clone())
+            .collect();
+        for name in dirs {
             let path = self.dest.path(&name);
             match fs::symlink_metadata(&path) {
                 Ok(m) if m.is_dir() => self.delete_in(&name, &path)?,
@@ -709,16 +602,24 @@ impl<'a, W: Write> Generator<'a, W> {
     }
 
     /// generator.c recv_generator() for one entry.
-    fn recv_generator(&mut self, ndx: usize, redo: bool) -> Result<()> {
-        let file = self.flist.entries[ndx].clone();
+    fn recv_generator(&mut self, ndx_i: i32, redo: bool) -> Result<()> {
+        let Some(file) = self.lists.get(ndx_i).cloned() else {
+            return Err(Error::protocol(format!("Invalid file index {ndx_i} [generator]")));
+        };
         if file.flags & FLAG_CLEARED != 0 {
             return Ok(());
         }
         let opts = self.ctx.opts.clone();
-        let ndx_i = ndx as i32;
+        // Incremental recursion: a directory met inside its parent's list
+        // is only pre-created; it is handled in full at its own list.
+        let parent_slot = self
+            .lists
+            .list_pos(ndx_i)
+            .is_some_and(|p| ndx_i < self.lists.lists[p].ndx_start);
+        let dir_early = self.lists.inc && file.is_dir() && !parent_slot;
         if opts.list_only {
             // generator.c list_file_entry(): a listing instead of a transfer.
-            if file.is_dir() && file.flags & FLAG_IMPLIED_DIR != 0 {
+            if dir_early || (file.is_dir() && file.flags & FLAG_IMPLIED_DIR != 0) {
                 return Ok(());
             }
             let line = crate::report::list::list_line(
@@ -795,8 +696,11 @@ impl<'a, W: Write> Generator<'a, W> {
             }
             return Ok(());
         }
+        if dir_early {
+            return self.gen_dir_early(&file, &fname, st.as_ref());
+        }
         if is_dir {
-            return self.gen_dir(ndx, file, fname, st);
+            return self.gen_dir(ndx_i, file, fname, st);
         }
         let mut file = file;
         if !opts.perms {
@@ -807,7 +711,9 @@ impl<'a, W: Write> Generator<'a, W> {
                 self.dflt_perms,
                 exists,
             );
-            self.flist.entries[ndx].mode = file.mode;
+            if let Some(e) = self.lists.get_mut(ndx_i) {
+                e.mode = file.mode;
+            }
         }
         let ftype = file.file_type().unwrap_or(FileType::Regular);
         if ftype == FileType::Symlink && opts.links {
@@ -982,9 +888,34 @@ impl<'a, W: Write> Generator<'a, W> {
         );
     }
 
+    /// A directory inside its parent's list (incremental recursion): create
+    /// it early, private, so the parent's time can be set (recv_generator()
+    /// with is_dir < 0).
+    fn gen_dir_early(&mut self, file: &FileEntry, fname: &Path, st: Option<&fs::Metadata>) -> Result<()> {
+        let opts = &self.ctx.opts;
+        if !opts.times || opts.omit_dir_times {
+            return Ok(());
+        }
+        if let Some(m) = st {
+            if m.is_dir() || !self.make_room(fname, &file.name, m.mode()) {
+                return Ok(());
+            }
+        }
+        if self.dry_missing_all || self.dry_missing_dir.is_some() {
+            return Ok(());
+        }
+        if opts.dry_run || fs::create_dir(fname).is_ok() {
+            if !opts.dry_run {
+                let _ = fs::set_permissions(fname, fs::Permissions::from_mode(0o700));
+            }
+            self.dir_created.insert(file.name.clone());
+        }
+        Ok(())
+    }
+
     fn gen_dir(
         &mut self,
-        ndx: usize,
+        ndx: i32,
         file: FileEntry,
         fname: PathBuf,
         st: Option<fs::Metadata>,
@@ -1015,10 +946,12 @@ impl<'a, W: Write> Generator<'a, W> {
                 self.dflt_perms,
                 st.is_some(),
             );
-            self.flist.entries[ndx].mode = file.mode;
+            if let Some(e) = self.lists.get_mut(ndx) {
+                e.mode = file.mode;
+            }
         }
-        let created_root = file.name == b"." && self.dest.root_created;
-        let item_st = if created_root { None } else { st.as_ref() };
+        let created_early = self.dir_created.contains(&file.name);
+        let item_st = if created_early { None } else { st.as_ref() };
         self.itemize(
             &file,
             ndx as i32,
@@ -1061,7 +994,7 @@ impl<'a, W: Write> Generator<'a, W> {
                     &fname,
                     fs::Permissions::from_mode((file.mode | 0o700) & 0o7777),
                 );
-                self.need_perm_fix.push(ndx);
+                self.need_perm_fix.insert(file.name.clone(), file.mode);
             }
         }
         if self.delete_mode == DeleteMode::During
@@ -1189,30 +1122,31 @@ impl<'a, W: Write> Generator<'a, W> {
         Ok(())
     }
 
-    /// generator.c touch_up_dirs(): directory times and modes after their
-    /// contents were written.
-    fn touch_up_dirs(&mut self) {
-        if self.ctx.opts.dry_run {
+    /// generator.c touch_up_dirs() for one directory: its real mode and
+    /// time, after its contents were written.
+    fn touch_up_dir(&mut self, e: &FileEntry) {
+        if self.ctx.opts.dry_run || e.flags & FLAG_CLEARED != 0 || !e.is_dir() {
             return;
         }
-        for &ndx in &self.need_perm_fix {
-            let e = &self.flist.entries[ndx];
-            let p = self.dest.path(&e.name);
-            let _ = fs::set_permissions(&p, fs::Permissions::from_mode(e.mode & 0o7777));
+        let p = self.dest.path(&e.name);
+        if let Some(mode) = self.need_perm_fix.remove(&e.name) {
+            let _ = fs::set_permissions(&p, fs::Permissions::from_mode(mode & 0o7777));
         }
         if !self.ctx.opts.times || self.ctx.opts.omit_dir_times {
             return;
         }
-        for e in &self.flist.entries {
-            if !e.is_dir() || e.flags & FLAG_CLEARED != 0 {
-                continue;
+        if let Ok(m) = fs::symlink_metadata(&p) {
+            if m.is_dir() && (m.mtime() != e.mtime || m.mtime_nsec() as u32 != e.mtime_nsec) {
+                let _ = set_file_attrs(&p, e, Some(&m), &self.attr, true);
             }
-            let p = self.dest.path(&e.name);
-            if let Ok(m) = fs::symlink_metadata(&p) {
-                if m.is_dir() && (m.mtime() != e.mtime || m.mtime_nsec() as u32 != e.mtime_nsec) {
-                    let _ = set_file_attrs(&p, e, Some(&m), &self.attr, true);
-                }
-            }
+        }
+    }
+
+    /// touch_up_dirs() over every directory (without incremental recursion).
+    fn touch_up_dirs(&mut self) {
+        let dirs: Vec<FileEntry> = self.lists.iter().filter(|e| e.is_dir()).cloned().collect();
+        for d in dirs {
+            self.touch_up_dir(&d);
         }
     }
 }

@@ -190,7 +190,7 @@ impl FileProgress {
     }
 
     /// The closing line with `(xfr#N, to-chk=R/T)`.
-    pub fn finish(&self, log: &Logger, xfr: i64, remaining: i64, total: i64) {
+    pub fn finish(&self, log: &Logger, xfr: i64, remaining: i64, total: i64, flist_eof: bool) {
         let p = crate::report::progress::ProgressInput {
             ofs: self.size,
             size: self.size,
@@ -201,7 +201,7 @@ impl FileProgress {
                 xfr,
                 remaining,
                 total,
-                flist_eof: true,
+                flist_eof,
             }),
         };
         log.log(

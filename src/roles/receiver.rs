@@ -8,18 +8,20 @@
 
 use super::generator::{Dest, RecvEvent};
 use super::sender::{count_created, entry_for, read_attrs};
-use super::{apply_del_stats, read_ndx_skip_del_stats, Ctx};
+use super::{apply_del_stats, Ctx};
 use crate::checksum::FileSum;
 use crate::error::{strerror, Error, Result};
 use crate::flist::build::full_fname;
 use crate::flist::entry::FileEntry;
-use crate::flist::FileList;
+use crate::flist::FileLists;
+use super::flist_recv::ListReceiver;
 use crate::fsops::tempfile;
 use crate::fsops::{set_file_attrs, AttrOpts};
 use crate::report::stats::Stats;
 use crate::report::LogCode;
 use crate::wire::item;
-use crate::wire::ndx::{NdxCodec, NDX_DONE};
+use crate::wire::int::read_varint_bounded;
+use crate::wire::ndx::{NdxCodec, NDX_DEL_STATS, NDX_DONE, NDX_FLIST_EOF, NDX_FLIST_OFFSET};
 use crate::wire::sums::{read_sum_head, SumHead};
 use crate::wire::tokens::{read_token, RecvToken};
 use std::collections::HashSet;
@@ -31,7 +33,8 @@ use std::sync::mpsc::Sender;
 
 pub struct Receiver<'a> {
     pub ctx: &'a Ctx,
-    pub flist: &'a FileList,
+    pub lists: FileLists,
+    pub list_rx: ListReceiver,
     pub dest: &'a Dest,
     pub events: Sender<RecvEvent>,
     pub codec: NdxCodec,
@@ -44,17 +47,20 @@ pub struct Receiver<'a> {
 impl<'a> Receiver<'a> {
     pub fn new(
         ctx: &'a Ctx,
-        flist: &'a FileList,
+        lists: FileLists,
+        list_rx: ListReceiver,
+        codec: NdxCodec,
         dest: &'a Dest,
         events: Sender<RecvEvent>,
     ) -> Self {
         let opts = &ctx.opts;
         Receiver {
             ctx,
-            flist,
+            lists,
+            list_rx,
             dest,
             events,
-            codec: NdxCodec::new(ctx.protocol()),
+            codec,
             attr: AttrOpts {
                 perms: true,
                 times: opts.times,
@@ -71,17 +77,35 @@ impl<'a> Receiver<'a> {
         }
     }
 
+    /// rsync.c read_ndx_and_attrs() head: deletion stats and, with
+    /// incremental recursion, new file lists arrive where an ndx is read.
     fn read_ndx<R: Read>(&mut self, r: &mut R) -> Result<i32> {
-        let shared = self.ctx.shared.clone();
-        let mut got = None;
-        let ndx = read_ndx_skip_del_stats(r, &mut self.codec, &shared, |v| {
-            got = Some(v);
-            Ok(())
-        })?;
-        if let Some(v) = got {
-            apply_del_stats(&mut self.stats, v);
+        loop {
+            let ndx = self.codec.read(r)?;
+            if ndx >= 0 || ndx == NDX_DONE {
+                return Ok(ndx);
+            }
+            if ndx == NDX_DEL_STATS && self.ctx.protocol() >= 31 {
+                let mut v = [0i64; 5];
+                for slot in v.iter_mut() {
+                    *slot = read_varint_bounded(r, 0, 1 << 28, "deleted-file count")? as i64;
+                }
+                *self.ctx.shared.del_stats.lock().unwrap_or_else(|e| e.into_inner()) = v;
+                apply_del_stats(&mut self.stats, v);
+                continue;
+            }
+            if self.lists.inc && ndx == NDX_FLIST_EOF {
+                self.lists.eof = true;
+                let _ = self.events.send(RecvEvent::FlistEof);
+                continue;
+            }
+            if self.lists.inc && ndx <= NDX_FLIST_OFFSET {
+                let (entries, dir) = self.list_rx.recv_sub(self.ctx, r, &mut self.lists, ndx)?;
+                let _ = self.events.send(RecvEvent::NewList(entries, dir));
+                continue;
+            }
+            return Err(Error::protocol(format!("Invalid file index: {ndx} [receiver]")));
         }
-        Ok(ndx)
     }
 
     /// receiver.c recv_files().
@@ -93,6 +117,10 @@ impl<'a> Receiver<'a> {
         loop {
             let ndx = self.read_ndx(r)?;
             if ndx == NDX_DONE {
+                // One list finished; only the last one ends the phase.
+                if self.lists.inc && self.lists.free_first().is_some() && !self.lists.lists.is_empty() {
+                    continue;
+                }
                 phase += 1;
                 if phase > max_phase {
                     break;
@@ -101,7 +129,8 @@ impl<'a> Receiver<'a> {
                 continue;
             }
             let a = read_attrs(r, ndx, proto)?;
-            let file = entry_for(self.flist, ndx)?;
+            let file = entry_for(&self.lists, ndx)?.clone();
+            let file = &file;
             if a.iflags & item::TRANSFER != 0 && !file.is_reg() {
                 return Err(Error::protocol(format!(
                     "received request to transfer non-regular file: {ndx} [receiver]"
@@ -139,7 +168,11 @@ impl<'a> Receiver<'a> {
                 self.ctx.out.log_item(&self.ctx.log, file, a.iflags, None);
             }
             let fname = self.dest.path(&file.name);
+            let inc = self.lists.inc;
             match self.receive_file(r, file, &fname, &head, &mut buf)? {
+                Outcome::Done if inc => {
+                    let _ = self.events.send(RecvEvent::Finished(ndx));
+                }
                 Outcome::Done => {}
                 Outcome::Mismatch => {
                     if redoing {
@@ -150,6 +183,9 @@ impl<'a> Receiver<'a> {
                                 String::from_utf8_lossy(&file.name)
                             ),
                         );
+                        if inc {
+                            let _ = self.events.send(RecvEvent::Finished(ndx));
+                        }
                     } else {
                         if self.ctx.out.info_name >= 1 || self.ctx.out.has_i > 0 {
                             self.ctx.log.log(
@@ -163,7 +199,11 @@ impl<'a> Receiver<'a> {
                         let _ = self.events.send(RecvEvent::Redo(ndx));
                     }
                 }
-                Outcome::Failed => {}
+                Outcome::Failed => {
+                    if inc {
+                        let _ = self.events.send(RecvEvent::Finished(ndx));
+                    }
+                }
             }
             if !self.ctx.out.log_before_transfer {
                 self.ctx.out.log_item(&self.ctx.log, file, a.iflags, None);

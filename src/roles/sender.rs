@@ -12,7 +12,8 @@ use crate::delta::matcher::{match_sums, Token};
 use crate::error::{strerror, Error, IoError, Result};
 use crate::flist::build::{full_fname, open_nofollow};
 use crate::flist::entry::{FileEntry, FLAG_CLEARED, FLAG_FILE_SENT};
-use crate::flist::FileList;
+use crate::flist::FileLists;
+use super::flist_send::{FlistSender, MIN_FILECNT_LOOKAHEAD};
 use crate::report::stats::Stats;
 use crate::report::LogCode;
 use crate::wire::int::*;
@@ -78,12 +79,9 @@ pub fn write_ndx_and_attrs<W: Write + ?Sized>(
 }
 
 /// Look up a requested entry, refusing indexes the peer may not name.
-pub fn entry_for<'a>(flist: &'a FileList, ndx: i32) -> Result<&'a FileEntry> {
+pub fn entry_for(flist: &FileLists, ndx: i32) -> Result<&FileEntry> {
     let e = flist.get(ndx).ok_or_else(|| {
-        Error::protocol(format!(
-            "Invalid file index: {ndx} (-1 - {})",
-            flist.entries.len() as i64 - 1
-        ))
+        Error::protocol(format!("Invalid file index: {ndx} (-1 - {})", flist.total_entries - 1))
     })?;
     if e.flags & FLAG_CLEARED != 0 {
         return Err(Error::protocol(format!(
@@ -121,13 +119,14 @@ pub fn count_created(stats: &mut Stats, e: &FileEntry) {
 /// sender.c send_files().
 pub fn send_files<R: Read, W: Write>(
     ctx: &Ctx,
-    flist: &mut FileList,
+    fs: &mut FlistSender,
     r: &mut DemuxReader<R>,
     w: &mut MuxWriter<W>,
     msgs: Option<&Receiver<(MsgCode, Vec<u8>)>>,
     stats: &mut Stats,
     codecs: &mut NdxCodecs,
 ) -> Result<()> {
+    let inc = fs.lists.inc;
     let proto = ctx.protocol();
     let max_phase = ctx.max_phase();
     let mut phase = 0;
@@ -140,6 +139,9 @@ pub fn send_files<R: Read, W: Write>(
     let do_xfers = !ctx.opts.dry_run;
     let mut data = Vec::new();
     loop {
+        if inc {
+            fs.send_extra(w, wcodec, MIN_FILECNT_LOOKAHEAD, stats)?;
+        }
         drain_msgs(w, msgs)?;
         if !r.has_buffered() {
             w.flush()?;
@@ -161,6 +163,11 @@ pub fn send_files<R: Read, W: Write>(
             ndx
         };
         if ndx == NDX_DONE {
+            // One list finished; only the last one ends the phase.
+            if inc && !fs.lists.lists.is_empty() && fs.list_done() {
+                wcodec.write(w, NDX_DONE)?;
+                continue;
+            }
             phase += 1;
             if phase > max_phase {
                 break;
@@ -169,7 +176,11 @@ pub fn send_files<R: Read, W: Write>(
             continue;
         }
         let a = read_attrs(r, ndx, proto)?;
-        let file = entry_for(flist, ndx)?.clone();
+        if inc {
+            fs.note_current(ndx);
+            fs.send_extra(w, wcodec, MIN_FILECNT_LOOKAHEAD, stats)?;
+        }
+        let file = entry_for(&fs.lists, ndx)?.clone();
         if a.iflags & item::TRANSFER != 0 && !file.is_reg() {
             return Err(Error::protocol(format!(
                 "received request to transfer non-regular file: {ndx} [sender]"
@@ -190,7 +201,9 @@ pub fn send_files<R: Read, W: Write>(
         if !redo && a.iflags & item::IS_NEW != 0 {
             stats.created_files += 1;
         }
-        flist.entries[ndx as usize].flags |= FLAG_FILE_SENT;
+        if let Some(e) = fs.lists.get_mut(ndx) {
+            e.flags |= FLAG_FILE_SENT;
+        }
         stats.xferred_files += 1;
         stats.total_transferred_size += file.size;
         if !do_xfers {
@@ -291,8 +304,9 @@ pub fn send_files<R: Read, W: Write>(
         stats.literal_data += ms.literal as i64;
         stats.matched_data += ms.matched as i64;
         if show_progress {
-            let total = flist.entries.len() as i64;
-            progress.finish(&ctx.log, stats.xferred_files, total - ndx as i64 - 1, total);
+            let total = fs.lists.total_entries;
+            let done = if inc { ndx as i64 } else { ndx as i64 + 1 };
+            progress.finish(&ctx.log, stats.xferred_files, total - done, total, fs.lists.eof);
         }
         if !ctx.out.log_before_transfer {
             ctx.out.log_item(&ctx.log, &file, a.iflags, None);

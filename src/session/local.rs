@@ -6,7 +6,7 @@
 //! process replaced by a thread.
 
 use super::transfer::{run_receiver, run_sender, RunResult};
-use super::{setup_protocol, CLIENT_INFO_LETTERS};
+use super::{client_info_letters, setup_protocol};
 use crate::error::{Error, ExitCode, Result};
 use crate::options::Options;
 use crate::report::{ClientOut, LogCode, LogSink, Logger};
@@ -52,7 +52,7 @@ fn local_server(opts: Arc<Options>, sock: UnixStream, dest: Vec<u8>) -> Result<R
         &mut wsock,
         &opts,
         true,
-        Some(CLIENT_INFO_LETTERS),
+        Some(&client_info_letters(&opts, false)),
     )?;
     let (tx, rx) = mpsc::channel();
     let shared = Shared::new();

@@ -19,10 +19,27 @@ use crate::wire::int::*;
 use crate::wire::*;
 use std::io::{Read, Write};
 
-/// Capability letters we send after `-e.` and that a local server assumes
-/// (options.c maybe_add_e_option()). No `i` (no incremental recursion) and no
-/// `s` (no iconv).
+/// Capability letters we send after `-e.` besides `i` (options.c
+/// maybe_add_e_option()). No `s`: gensync has no iconv.
 pub const CLIENT_INFO_LETTERS: &str = "LfxCIvu";
+
+/// compat.c set_allow_inc_recurse(): recursion without options that need
+/// the whole list first on the receiving side.
+pub fn allow_inc_recurse(opts: &Options, am_sender: bool) -> bool {
+    use crate::options::DeleteMode;
+    opts.recursive
+        && (am_sender || !matches!(opts.delete_mode, DeleteMode::Before | DeleteMode::After))
+}
+
+/// The `-e.` letters for a client in the given role.
+pub fn client_info_letters(opts: &Options, am_sender: bool) -> String {
+    let mut s = String::new();
+    if allow_inc_recurse(opts, am_sender) {
+        s.push('i');
+    }
+    s.push_str(CLIENT_INFO_LETTERS);
+    s
+}
 
 /// Checksums we implement, strongest first (checksum.c valid_checksums_items).
 const CHECKSUM_LIST: &[&str] = &["xxh128", "xxh3", "xxh64", "md5", "md4"];
@@ -80,8 +97,11 @@ pub fn our_protocol(opts: &Options) -> u32 {
 
 /// Compat flags a server grants for the client's `-e.` letters
 /// (compat.c setup_protocol()).
-pub fn server_compat_flags(client_info: &str) -> u32 {
+pub fn server_compat_flags(client_info: &str, opts: &Options) -> u32 {
     let mut f = CF_SYMLINK_TIMES;
+    if client_info.contains('i') && allow_inc_recurse(opts, opts.sender) {
+        f |= CF_INC_RECURSE;
+    }
     for (letter, flag) in [
         ('f', CF_SAFE_FLIST),
         ('x', CF_AVOID_XATTR_OPTIM),
@@ -116,7 +136,7 @@ pub fn setup_protocol<R: Read, W: Write>(
     let mut compat_flags = 0;
     if protocol >= 30 {
         if am_server {
-            compat_flags = server_compat_flags(client_info.unwrap_or(""));
+            compat_flags = server_compat_flags(client_info.unwrap_or(""), opts);
             write_varint(w, compat_flags as i32)?;
             w.flush()?;
         } else {

@@ -5,7 +5,7 @@
 //! Only options gensync implements can appear here; the parser refuses the
 //! rest before a connection is made.
 
-use super::CLIENT_INFO_LETTERS;
+use super::client_info_letters;
 use crate::options::{DeleteMode, Options};
 
 /// Characters the remote shell would interpret (safe_arg() SHELL_CHARS).
@@ -103,7 +103,7 @@ pub fn server_options(o: &Options, am_sender: bool) -> Vec<String> {
     // The capability letters only mean something to protocol >= 30 peers.
     if o.protocol.unwrap_or(32) >= 30 {
         f.push_str("e.");
-        f.push_str(CLIENT_INFO_LETTERS);
+        f.push_str(&client_info_letters(o, am_sender));
     }
     if f.len() > 1 {
         args.push(f);
@@ -215,10 +215,10 @@ mod tests {
             specials: true,
             ..Options::default()
         };
-        assert_eq!(server_options(&o, true), ["--server", "-vlogDtpre.LfxCIvu"]);
+        assert_eq!(server_options(&o, true), ["--server", "-vlogDtpre.iLfxCIvu"]);
         assert_eq!(
             server_options(&Options { verbose: 0, ..o }, false),
-            ["--server", "--sender", "-logDtpre.LfxCIvu"]
+            ["--server", "--sender", "-logDtpre.iLfxCIvu"]
         );
     }
 

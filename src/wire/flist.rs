@@ -72,9 +72,16 @@ struct PrevState {
     lastname: Vec<u8>,
 }
 
+/// Looks up the name of a uid (`true`) or gid (`false`) for the inline
+/// names of incremental recursion; None when the id has no name.
+pub type IdNamer = Box<dyn FnMut(bool, u32) -> Option<Vec<u8>> + Send>;
+
 pub struct FlistEncoder {
     pub shape: FlistShape,
     prev: PrevState,
+    namer: Option<IdNamer>,
+    seen_uids: std::collections::HashSet<u32>,
+    seen_gids: std::collections::HashSet<u32>,
 }
 
 impl FlistEncoder {
@@ -82,7 +89,25 @@ impl FlistEncoder {
         FlistEncoder {
             shape,
             prev: PrevState::default(),
+            namer: None,
+            seen_uids: Default::default(),
+            seen_gids: Default::default(),
         }
+    }
+
+    /// Send user/group names inline the first time each id appears
+    /// (uidlist.c add_uid()); only meaningful with incremental recursion.
+    pub fn set_id_namer(&mut self, namer: IdNamer) {
+        self.namer = Some(namer);
+    }
+
+    fn first_name(&mut self, user: bool, id: u32) -> Option<Vec<u8>> {
+        let seen = if user { &mut self.seen_uids } else { &mut self.seen_gids };
+        if !seen.insert(id) {
+            return None;
+        }
+        let name = self.namer.as_mut()?(user, id)?;
+        Some(name[..name.len().min(255)].to_vec())
     }
 
     /// Write one entry (send_file_entry()). Hard-link groups are not
@@ -151,16 +176,32 @@ impl FlistEncoder {
             p.rdev = (0, 0);
         }
         let first = p.lastname.is_empty();
+        let mut uname = None;
+        let mut gname = None;
         if !s.preserve_uid || (e.uid == p.uid && !first) {
             xflags |= XMIT_SAME_UID;
         } else {
             p.uid = e.uid;
+            if s.inc_recurse && proto >= 30 {
+                uname = self.first_name(true, e.uid);
+                if uname.is_some() {
+                    xflags |= XMIT_USER_NAME_FOLLOWS;
+                }
+            }
         }
+        let p = &mut self.prev;
         if !s.preserve_gid || (e.gid == p.gid && !first) {
             xflags |= XMIT_SAME_GID;
         } else {
             p.gid = e.gid;
+            if s.inc_recurse && proto >= 30 {
+                gname = self.first_name(false, e.gid);
+                if gname.is_some() {
+                    xflags |= XMIT_GROUP_NAME_FOLLOWS;
+                }
+            }
         }
+        let p = &mut self.prev;
         if e.mtime == p.mtime {
             xflags |= XMIT_SAME_TIME;
         } else {
@@ -238,9 +279,17 @@ impl FlistEncoder {
         }
         if s.preserve_uid && xflags & XMIT_SAME_UID == 0 {
             write_varint30(w, e.uid as i32, proto)?;
+            if let Some(n) = &uname {
+                write_byte(w, n.len() as u8)?;
+                w.write_all(n)?;
+            }
         }
         if s.preserve_gid && xflags & XMIT_SAME_GID == 0 {
             write_varint30(w, e.gid as i32, proto)?;
+            if let Some(n) = &gname {
+                write_byte(w, n.len() as u8)?;
+                w.write_all(n)?;
+            }
         }
         if (s.preserve_devices && is_dev) || (s.preserve_specials && is_special && proto < 31) {
             let (maj, min) = p.rdev;
@@ -323,6 +372,8 @@ pub enum FlistItem {
 pub struct FlistDecoder {
     pub shape: FlistShape,
     prev: PrevState,
+    /// Inline (is_user, id, name) triples seen so far; the caller maps them.
+    pub id_names: Vec<(bool, u32, Vec<u8>)>,
     /// ndx_start of the current list plus entries received: the bound for
     /// hard-link leader references.
     pub received: usize,
@@ -333,6 +384,7 @@ impl FlistDecoder {
         FlistDecoder {
             shape,
             prev: PrevState::default(),
+            id_names: Vec::new(),
             received: 0,
         }
     }
@@ -485,6 +537,7 @@ impl FlistDecoder {
                 let len = read_byte(r)? as usize;
                 let mut n = vec![0u8; len];
                 read_buf(r, &mut n)?;
+                self.id_names.push((true, p.uid, n));
             }
         }
         e.uid = p.uid;
@@ -494,6 +547,7 @@ impl FlistDecoder {
                 let len = read_byte(r)? as usize;
                 let mut n = vec![0u8; len];
                 read_buf(r, &mut n)?;
+                self.id_names.push((false, p.gid, n));
             }
         }
         e.gid = p.gid;
