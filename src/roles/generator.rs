@@ -12,7 +12,7 @@ use super::sender::drain_msgs;
 use super::Ctx;
 use crate::checksum::file_checksum;
 use crate::delta::signature::{generate_sums, sum_sizes_sqroot};
-use crate::error::{strerror, Error, ExitCode, IoError, Result};
+use crate::error::{strerror, Error, IoError, Result};
 use crate::flist::build::{full_fname, open_nofollow};
 use crate::flist::entry::*;
 use crate::flist::FileLists;
@@ -29,7 +29,7 @@ use crate::wire::sums::{write_block_sum, write_sum_head, SumHead};
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -310,13 +310,16 @@ impl<'a, W: Write> Generator<'a, W> {
                 self.recv_generator(start + k, false)?;
                 self.poll_events(false)?;
                 self.check_finished(false)?;
-                // Upstream's first maybe_flush_socket() always fires (its
-                // last-output time starts at 0), so the first entry's
-                // itemize goes out at once; later data waits for a full
-                // buffer. Messages never wait. Matching this keeps the
-                // client's line order identical.
+                // Upstream's first maybe_flush_socket() fires once the
+                // file-list EOF is known (its last-output time starts at 0),
+                // so without incremental recursion the first entry's itemize
+                // goes out at once; later data waits for a full buffer or a
+                // wait for input. Messages never wait. Matching this keeps
+                // the client's line order identical.
                 if first_entry {
-                    self.w.flush()?;
+                    if self.lists.eof {
+                        self.w.flush()?;
+                    }
                     first_entry = false;
                 }
             }
@@ -325,6 +328,9 @@ impl<'a, W: Write> Generator<'a, W> {
                 self.cur = None;
                 break;
             }
+            // Upstream waits for the receiver to hand over the next list
+            // here, which flushes what this list produced.
+            self.w.flush()?;
             // Wait until the next list is here or none will come.
             let next = loop {
                 self.check_finished(true)?;
@@ -773,7 +779,13 @@ impl<'a, W: Write> Generator<'a, W> {
                 return Ok(());
             }
         }
-        // Request the file (notify_others).
+        // Request the file (notify_others). A list is finished only when
+        // every file requested from it is (cur_flist->in_progress).
+        if self.lists.inc && !opts.dry_run && !redo {
+            if let Some(p) = self.lists.list_pos(ndx_i) {
+                self.lists.lists[p].in_progress += 1;
+            }
+        }
         self.codec.write(self.w, ndx_i)?;
         let mut iflags = item::TRANSFER;
         if opts.checksum {
