@@ -131,7 +131,9 @@ impl<'a> Builder<'a> {
             let Some(idx) = self.push_entry(name, local, &st, flags) else {
                 return;
             };
-            if st.is_dir() {
+            // In incremental mode only a dot-dir's contents join the first
+            // list; every other directory gets a list of its own later.
+            if st.is_dir() && (!self.inc || dot_dir) {
                 self.send_directory(idx);
             }
         } else {

@@ -636,6 +636,7 @@ impl<'a, W: Write> Generator<'a, W> {
             );
             let mut line = line;
             line.push(b'\n');
+            let line = crate::report::messages::escape_output(&line, crate::report::output_charset());
             self.ctx.log.log_bytes(LogCode::Info, &line);
             return Ok(());
         }

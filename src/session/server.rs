@@ -118,10 +118,14 @@ pub fn run_server(opts: Options) -> ExitCode {
                 eprintln!("{prog}: {}", e.msg);
                 eprint!(
                     "{}",
-                    crate::cli::exit_line(
+                    crate::report::messages::exit_line(
                         &prog,
                         e.code,
-                        if opts.sender { "sender" } else { "receiver" }
+                        if opts.sender {
+                            crate::report::messages::Who::Sender
+                        } else {
+                            crate::report::messages::Who::Receiver
+                        }
                     )
                 );
             }
