@@ -113,6 +113,9 @@ pub struct Error {
     /// Set when the message was already shown (for example it came from the
     /// peer, or the peer ended with MSG_ERROR_EXIT): print no second line.
     pub quiet: bool,
+    /// Printed as is, without the "PROG: " prefix (upstream prints some
+    /// option errors with a bare rprintf()).
+    pub bare: bool,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -123,6 +126,7 @@ impl Error {
             code,
             msg: msg.into(),
             quiet: false,
+            bare: false,
         }
     }
     pub fn syntax(msg: impl Into<String>) -> Error {
@@ -144,7 +148,16 @@ impl Error {
             code,
             msg: String::new(),
             quiet: true,
+            bare: false,
         }
+    }
+    /// An error whose text upstream prints without the program prefix.
+    pub fn bare(code: ExitCode, msg: impl Into<String>) -> Error {
+        Error { code, msg: msg.into(), quiet: false, bare: true }
+    }
+    /// A copy to hand to another thread (io::Error is not Clone).
+    pub fn duplicate(&self) -> Error {
+        Error { code: self.code, msg: self.msg.clone(), quiet: self.quiet, bare: self.bare }
     }
     pub fn exit_code(&self) -> ExitCode {
         self.code

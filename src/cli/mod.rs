@@ -47,7 +47,11 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     let action = match parse_args(args.get(1..).unwrap_or(&[]), &prog) {
         Ok(a) => a,
         Err(e) => {
-            eprint!("{prog}: {}\n{}", e.msg, exit_line(&prog, e.code, "client"));
+            if e.bare {
+                eprint!("{}\n{}", e.msg, exit_line(&prog, e.code, "client"));
+            } else {
+                eprint!("{prog}: {}\n{}", e.msg, exit_line(&prog, e.code, "client"));
+            }
             return e.code;
         }
     };

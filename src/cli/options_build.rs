@@ -259,13 +259,13 @@ impl Builder {
         if let Some(p) = self.protocol {
             let side = if o.server { "Server" } else { "Client" };
             if p < MIN_PROTOCOL_VERSION {
-                return Err(Error::new(
+                return Err(Error::bare(
                     ExitCode::PROTOCOL,
                     format!("--protocol must be at least {MIN_PROTOCOL_VERSION} on the {side}."),
                 ));
             }
             if p > PROTOCOL_VERSION {
-                return Err(Error::new(
+                return Err(Error::bare(
                     ExitCode::PROTOCOL,
                     format!("--protocol must be no more than {PROTOCOL_VERSION} on the {side}."),
                 ));
@@ -293,12 +293,16 @@ impl Builder {
         // Upstream's message shows the text from the bad name to the end of
         // the whole value, so a bad first name shows the full string.
         if !checksum_name_ok(xfer) {
-            return Err(Error::unsupported(format!(
-                "unknown checksum name: {choice}"
-            )));
+            return Err(Error::bare(
+                crate::ExitCode::UNSUPPORTED,
+                format!("unknown checksum name: {choice}"),
+            ));
         }
         if !checksum_name_ok(file) {
-            return Err(Error::unsupported(format!("unknown checksum name: {file}")));
+            return Err(Error::bare(
+                crate::ExitCode::UNSUPPORTED,
+                format!("unknown checksum name: {file}"),
+            ));
         }
         if xfer.eq_ignore_ascii_case("none") {
             self.o.whole_file = Some(true);

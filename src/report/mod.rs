@@ -125,11 +125,14 @@ pub fn format_item(
     iflags: u32,
     hlink: Option<&[u8]>,
     cfg: &crate::roles::OutputCfg,
+    bytes: i64,
 ) -> Vec<u8> {
     let offset = localtime::utc_offset;
     let mut item = out_format::LogItem::new(file, iflags, op, &offset);
     item.hlink = hlink;
     item.am_sender = cfg.am_sender;
+    item.data_written = bytes;
+    item.data_read = bytes;
     item.pid = std::process::id();
     item.now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

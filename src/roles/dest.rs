@@ -56,13 +56,13 @@ pub fn get_local_name(ctx: &Ctx, first: &[FileEntry], file_total: usize, dest_ar
     let has_slash = dest_arg.contains(&b'/');
     let mut st = fs::metadata(&dest_path);
     if opts.mkpath && st.is_err() && (has_slash || file_total > 1) {
+        // MKP_DROP_NAME drops what follows the last '/', which for "dir/"
+        // is nothing: the whole directory is made.
         let target = if file_total > 1 && !trailing_slash {
             dest_path.clone()
         } else {
-            dest_path
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default()
+            let cut = memchr::memrchr(b'/', dest_arg).unwrap_or(0);
+            PathBuf::from(std::ffi::OsString::from_vec(dest_arg[..cut].to_vec()))
         };
         let created = make_path(&target, opts.dry_run).map_err(|e| {
             Error::new(

@@ -100,12 +100,24 @@ impl OutputCfg {
 
     /// log.c log_item(): one line for an item on the client.
     pub fn log_item(&self, log: &Logger, file: &FileEntry, iflags: u32, hlink: Option<&[u8]>) {
+        self.log_item_bytes(log, file, iflags, hlink, 0);
+    }
+
+    /// log_item() with the protocol bytes this item cost (`%b`).
+    pub fn log_item_bytes(
+        &self,
+        log: &Logger,
+        file: &FileEntry,
+        iflags: u32,
+        hlink: Option<&[u8]>,
+        bytes: i64,
+    ) {
         if self.am_server {
             return;
         }
         if let Some(fmt) = &self.stdout_format {
             let op = if self.am_sender { "send" } else { "recv" };
-            let line = crate::report::format_item(fmt, op, file, iflags, hlink, self);
+            let line = crate::report::format_item(fmt, op, file, iflags, hlink, self, bytes);
             log.log_bytes(LogCode::Client, &line);
         }
     }
@@ -140,7 +152,7 @@ impl OutputCfg {
             mode,
             ..FileEntry::default()
         };
-        let line = crate::report::format_item(&fmt, "del.", &file, item::DELETED, None, self);
+        let line = crate::report::format_item(&fmt, "del.", &file, item::DELETED, None, self, 0);
         log.log_bytes(LogCode::Client, &line);
     }
 }

@@ -20,6 +20,7 @@ use crate::fsops::{set_file_attrs, AttrOpts};
 use crate::report::stats::Stats;
 use crate::report::LogCode;
 use crate::wire::item;
+use crate::wire::mux::DemuxReader;
 use crate::wire::int::read_varint_bounded;
 use crate::wire::ndx::{NdxCodec, NDX_DEL_STATS, NDX_DONE, NDX_FLIST_EOF, NDX_FLIST_OFFSET};
 use crate::wire::sums::{read_sum_head, SumHead};
@@ -109,7 +110,7 @@ impl<'a> Receiver<'a> {
     }
 
     /// receiver.c recv_files().
-    pub fn recv_files<R: Read>(&mut self, r: &mut R) -> Result<()> {
+    pub fn recv_files<R: Read>(&mut self, r: &mut DemuxReader<R>) -> Result<()> {
         let max_phase = self.ctx.max_phase();
         let proto = self.ctx.protocol();
         let mut phase = 0;
@@ -163,6 +164,7 @@ impl<'a> Receiver<'a> {
                 continue;
             }
             let csum_length = if redoing { 16 } else { 2 };
+            let bytes_before = r.data_bytes;
             let head = read_sum_head(r, proto, self.ctx.neg.xfer_sum.digest_len(), csum_length)?;
             if self.ctx.out.log_before_transfer {
                 self.ctx.out.log_item(&self.ctx.log, file, a.iflags, None);
@@ -206,7 +208,8 @@ impl<'a> Receiver<'a> {
                 }
             }
             if !self.ctx.out.log_before_transfer {
-                self.ctx.out.log_item(&self.ctx.log, file, a.iflags, None);
+                let bytes = (r.data_bytes - bytes_before) as i64;
+                self.ctx.out.log_item_bytes(&self.ctx.log, file, a.iflags, None, bytes);
             }
         }
         Ok(())

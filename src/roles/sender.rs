@@ -244,6 +244,7 @@ pub fn send_files<R: Read, W: Write>(
         };
         data.clear();
         let read_ok = f.read_to_end(&mut data).is_ok();
+        let bytes_before = w.data_bytes;
         write_ndx_and_attrs(w, wcodec, &a, proto)?;
         write_sum_head(w, &head, proto)?;
         if ctx.out.log_before_transfer {
@@ -309,7 +310,8 @@ pub fn send_files<R: Read, W: Write>(
             progress.finish(&ctx.log, stats.xferred_files, total - done, total, fs.lists.eof);
         }
         if !ctx.out.log_before_transfer {
-            ctx.out.log_item(&ctx.log, &file, a.iflags, None);
+            let bytes = (w.data_bytes - bytes_before) as i64;
+            ctx.out.log_item_bytes(&ctx.log, &file, a.iflags, None, bytes);
         }
     }
     let io_error = ctx.shared.io_error();

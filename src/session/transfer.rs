@@ -200,7 +200,7 @@ pub fn run_receiver<R: Read + Send, W: Write>(
                 Ok(())
             })();
             if let Err(e) = res {
-                let _ = tx.send(RecvEvent::Fatal(Error { code: e.code, msg: e.msg.clone(), quiet: e.quiet }));
+                let _ = tx.send(RecvEvent::Fatal(e.duplicate()));
                 return Err(e);
             }
             rr.stats.total_read = r.total_read as i64;

@@ -88,6 +88,9 @@ pub struct MuxWriter<W: Write> {
     muxed: bool,
     /// Bytes written to `inner`, headers included (stats.total_written).
     pub total_written: u64,
+    /// Stream bytes handed to this writer, frames excluded (what `%b`
+    /// counts per file).
+    pub data_bytes: u64,
 }
 
 impl<W: Write> MuxWriter<W> {
@@ -97,6 +100,7 @@ impl<W: Write> MuxWriter<W> {
             buf: Vec::with_capacity(FLUSH_AT + 8),
             muxed: false,
             total_written: 0,
+            data_bytes: 0,
         }
     }
 
@@ -171,6 +175,7 @@ impl<W: Write> Write for MuxWriter<W> {
     }
 
     fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        self.data_bytes += data.len() as u64;
         while !data.is_empty() {
             let room = FLUSH_AT - self.buf.len();
             let n = room.min(data.len());
@@ -204,6 +209,8 @@ pub struct DemuxReader<R: Read> {
     handler: MsgHandler,
     /// Bytes read from `inner`, headers included (stats.total_read).
     pub total_read: u64,
+    /// Stream bytes handed out, frames excluded.
+    pub data_bytes: u64,
 }
 
 impl<R: Read> DemuxReader<R> {
@@ -217,6 +224,7 @@ impl<R: Read> DemuxReader<R> {
             end: 0,
             handler,
             total_read: 0,
+            data_bytes: 0,
         }
     }
 
@@ -338,7 +346,9 @@ impl<R: Read> Read for DemuxReader<R> {
             return Ok(0);
         }
         if !self.muxed {
-            return self.raw_read(out);
+            let n = self.raw_read(out)?;
+            self.data_bytes += n as u64;
+            return Ok(n);
         }
         if self.remaining == 0 && !self.next_data_frame()? {
             return Ok(0);
@@ -349,6 +359,7 @@ impl<R: Read> Read for DemuxReader<R> {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         self.remaining -= n;
+        self.data_bytes += n as u64;
         Ok(n)
     }
 }
