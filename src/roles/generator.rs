@@ -528,19 +528,50 @@ impl<'a, W: Write> Generator<'a, W> {
     }
 
     /// Remove whatever is in the way of a new item (delete_item() with
-    /// DEL_MAKE_ROOM: no "deleting" line, no count).
-    fn make_room(&mut self, path: &Path, name: &[u8], mode: u32) -> bool {
+    /// DEL_MAKE_ROOM). The item itself goes unreported, but what a directory
+    /// held is logged and counted like any deletion; without --delete or
+    /// --force a non-empty directory is not emptied (no DEL_RECURSE).
+    fn make_room(&mut self, path: &Path, name: &[u8], mode: u32, for_what: &str) -> bool {
+        let failed = |g: &mut Self| {
+            g.log(
+                LogCode::ErrorXfer,
+                &format!(
+                    "could not make way for new {for_what}: {}\n",
+                    crate::report::safe_name(name)
+                ),
+            );
+            false
+        };
+        let recurse = self.delete_mode != DeleteMode::Off;
+        if mode & S_IFMT == S_IFDIR && !recurse {
+            let empty = fs::read_dir(path).map(|mut d| d.next().is_none()).unwrap_or(false);
+            if !empty {
+                self.report_del_error(DelError::NotEmpty(name.to_vec()));
+                return failed(self);
+            }
+        }
         let mut errors = Vec::new();
+        let mut inner = Vec::new();
         let ok = delete_item(
             path,
             name,
             mode,
             self.ctx.opts.dry_run,
-            &mut |_| {},
+            &mut |d: Deleted| {
+                if d.name != name {
+                    inner.push((d.name.to_vec(), d.mode));
+                }
+            },
             &mut |e| errors.push(e),
         );
+        for (n, m) in inner {
+            let _ = self.note_deleted(&n, m);
+        }
         for e in errors {
             self.report_del_error(e);
+        }
+        if !ok {
+            return failed(self);
         }
         ok
     }
@@ -764,7 +795,7 @@ impl<'a, W: Write> Generator<'a, W> {
         let mut st = st;
         if let (Some(m), Some(t)) = (&st, stype) {
             if t != FileType::Regular {
-                if !self.make_room(&fname, &file.name, m.mode()) {
+                if !self.make_room(&fname, &file.name, m.mode(), "regular file") {
                     return Ok(());
                 }
                 st = None;
@@ -910,7 +941,7 @@ impl<'a, W: Write> Generator<'a, W> {
             return Ok(());
         }
         if let Some(m) = st {
-            if m.is_dir() || !self.make_room(fname, &file.name, m.mode()) {
+            if m.is_dir() || !self.make_room(fname, &file.name, m.mode(), "directory") {
                 return Ok(());
             }
         }
@@ -937,7 +968,7 @@ impl<'a, W: Write> Generator<'a, W> {
         let mut st = st;
         if let Some(m) = &st {
             if !m.is_dir() {
-                if !self.make_room(&fname, &file.name, m.mode()) {
+                if !self.make_room(&fname, &file.name, m.mode(), "directory") {
                     self.log(
                         LogCode::Error,
                         "*** Skipping any contents from this failed directory ***\n",
@@ -952,18 +983,18 @@ impl<'a, W: Write> Generator<'a, W> {
             self.dry_missing_dir = Some(file.name.clone());
         }
         let mut file = file;
+        let created_early = self.dir_created.contains(&file.name);
         if !opts.perms {
             file.mode = dest_mode(
                 file.mode,
                 st.as_ref().map(|m| m.mode()).unwrap_or(0),
                 self.dflt_perms,
-                st.is_some(),
+                st.is_some() && !created_early,
             );
             if let Some(e) = self.lists.get_mut(ndx) {
                 e.mode = file.mode;
             }
         }
-        let created_early = self.dir_created.contains(&file.name);
         let item_st = if created_early { None } else { st.as_ref() };
         self.itemize(
             &file,
@@ -1102,7 +1133,7 @@ impl<'a, W: Write> Generator<'a, W> {
         }
         if !self.ctx.opts.dry_run {
             if let Some(m) = &st {
-                if !self.make_room(fname, &file.name, m.mode()) {
+                if !self.make_room(fname, &file.name, m.mode(), if ftype.is_some_and(|t| t.is_device()) { "device file" } else { "special file" }) {
                     return Ok(());
                 }
             }

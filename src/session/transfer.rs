@@ -184,6 +184,18 @@ pub fn run_receiver<R: Read + Send, W: Write>(
         return Ok(RunResult { stats });
     }
     let (tx, rx) = mpsc::channel::<RecvEvent>();
+    // A file the sender could not open will not come: the generator must
+    // not wait for it (MSG_NO_SEND is forwarded, io.c read_a_msg()).
+    let mut inner = r.take_handler();
+    let no_send_tx = tx.clone();
+    r.set_handler(Box::new(move |code, payload| {
+        if code == MsgCode::NoSend {
+            let ndx = i32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]);
+            let _ = no_send_tx.send(RecvEvent::Finished(ndx));
+            return Ok(());
+        }
+        inner(code, payload)
+    }));
     let gen_lists = clone_lists(&lists);
     let am_client = !ctx.am_server;
     let (recv_res, gen_res) = std::thread::scope(|s| {

@@ -236,6 +236,14 @@ impl<R: Read> DemuxReader<R> {
         self.handler = handler;
     }
 
+    /// Take the current handler out, leaving one that accepts nothing.
+    pub fn take_handler(&mut self) -> MsgHandler {
+        std::mem::replace(
+            &mut self.handler,
+            Box::new(|c, _| Err(crate::error::Error::stream(format!("unexpected tag {}", c as u8)))),
+        )
+    }
+
     fn fill(&mut self) -> io::Result<bool> {
         if self.pos < self.end {
             return Ok(true);
