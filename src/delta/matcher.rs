@@ -42,6 +42,12 @@ pub enum Token<'a> {
 pub struct MatchStats {
     pub literal: u64,
     pub matched: u64,
+    /// Block matches (match.c `matches`).
+    pub matches: u64,
+    /// Offsets whose weak sum hit a non-empty hash bucket (`hash_hits`).
+    pub hash_hits: u64,
+    /// Weak-sum matches the strong sum refuted (`false_alarms`).
+    pub false_alarms: u64,
 }
 
 /// Emission state: everything before `last_match` has been sent.
@@ -186,6 +192,7 @@ fn hash_search(
         let mut found = None;
         let mut cand = table.heads[table.bucket(sum)];
         if cand >= 0 {
+            out.stats.hash_hits += 1;
             let mut chain_len = 0u32;
             let mut have_strong = false;
             let l = blength.min(len - offset);
@@ -214,7 +221,8 @@ fn hash_search(
                     have_strong = true;
                 }
                 if strong[..s2length] != sums[i].sum2[..s2length] {
-                    continue; // false alarm
+                    out.stats.false_alarms += 1;
+                    continue;
                 }
                 let adjacent = want_i != i
                     && want_i < count
@@ -229,6 +237,7 @@ fn hash_search(
         if let Some(i) = found {
             let l = blen(i);
             want_i = i + 1;
+            out.stats.matches += 1;
             out.block_at(offset, i, l)?;
             // Matches never overlap: the next window starts after this one.
             offset += l;

@@ -85,9 +85,6 @@ impl Logger {
                 print_local(code, text);
             }
             LogSink::Wire(tx, protocol) => {
-                if code == LogCode::Client {
-                    return;
-                }
                 let _ = tx.send((code.msg_code(*protocol), text.to_vec()));
             }
         }

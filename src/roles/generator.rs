@@ -184,6 +184,11 @@ impl<'a, W: Write> Generator<'a, W> {
     /// Drain receiver events without blocking; forward queued messages.
     fn poll_events(&mut self, block: bool) -> Result<()> {
         drain_msgs(self.w, self.msgs)?;
+        if block {
+            // About to wait for the receiver: like upstream's perform_io(),
+            // write out what is pending first.
+            self.w.flush()?;
+        }
         loop {
             let ev = if block {
                 match self.events.recv_timeout(Duration::from_millis(20)) {
@@ -292,6 +297,17 @@ impl<'a, W: Write> Generator<'a, W> {
         if self.delete_mode == DeleteMode::Before && self.lists.total_entries > 0 {
             self.do_delete_pass()?;
         }
+        if self.ctx.out.debug_flist >= 1 {
+            let whole = self.ctx.opts.whole_file.unwrap_or(false);
+            self.log(
+                LogCode::Info,
+                if whole {
+                    "delta-transmission disabled for local transfer or --whole-file\n"
+                } else {
+                    "delta-transmission enabled\n"
+                },
+            );
+        }
         let inc = self.lists.inc;
         let mut first_entry = true;
         while let Some(start) = self.cur {
@@ -328,9 +344,6 @@ impl<'a, W: Write> Generator<'a, W> {
                 self.cur = None;
                 break;
             }
-            // Upstream waits for the receiver to hand over the next list
-            // here, which flushes what this list produced.
-            self.w.flush()?;
             // Wait until the next list is here or none will come.
             let next = loop {
                 self.check_finished(true)?;
@@ -804,7 +817,7 @@ impl<'a, W: Write> Generator<'a, W> {
         if let Some(m) = &st {
             if !redo && self.quick_check_ok(&file, &fname, m) {
                 match set_file_attrs(&fname, &file, Some(m), &self.attr, opts.checksum) {
-                    Ok(_) => {}
+                    Ok(u) => self.report_attrs(&file, u),
                     Err(e) => self.attr_error(&fname, e),
                 }
                 self.itemize(&file, ndx_i, Some(m), 0)?;
@@ -912,6 +925,18 @@ impl<'a, W: Write> Generator<'a, W> {
             file.mtime_nsec,
             opts.modify_window,
         )
+    }
+
+    /// rsync.c set_file_attrs() with ATTRS_REPORT: at -vv, when not
+    /// itemizing, say whether an unchanged item was touched.
+    fn report_attrs(&self, file: &FileEntry, updated: u32) {
+        if self.ctx.out.info_name < 2 || self.ctx.out.has_i > 0 {
+            return;
+        }
+        let name = crate::report::safe_name(&file.name);
+        let line =
+            if updated != 0 { format!("{name}\n") } else { format!("{name} is uptodate\n") };
+        self.log(LogCode::Client, &line);
     }
 
     fn attr_error(&self, fname: &Path, e: crate::fsops::AttrError) {
@@ -1065,8 +1090,9 @@ impl<'a, W: Write> Generator<'a, W> {
                 .map(|t| t.as_os_str().as_bytes() == &target[..])
                 .unwrap_or(false)
             {
-                if let Err(e) = set_file_attrs(fname, file, Some(m), &self.attr, false) {
-                    self.attr_error(fname, e);
+                match set_file_attrs(fname, file, Some(m), &self.attr, false) {
+                    Ok(u) => self.report_attrs(file, u),
+                    Err(e) => self.attr_error(fname, e),
                 }
                 self.itemize(file, ndx, Some(m), 0)?;
                 return Ok(());
@@ -1123,8 +1149,9 @@ impl<'a, W: Write> Generator<'a, W> {
                     true
                 };
                 if same {
-                    if let Err(e) = set_file_attrs(fname, file, Some(m), &self.attr, false) {
-                        self.attr_error(fname, e);
+                    match set_file_attrs(fname, file, Some(m), &self.attr, false) {
+                        Ok(u) => self.report_attrs(file, u),
+                        Err(e) => self.attr_error(fname, e),
                     }
                     self.itemize(file, ndx, Some(m), 0)?;
                     return Ok(());

@@ -24,6 +24,9 @@ pub struct OutputCfg {
     pub info_skip: u8,
     pub info_nonreg: u8,
     pub info_progress: u8,
+    /// --debug=flist / deltasum levels that -vv turns on.
+    pub debug_flist: u8,
+    pub debug_deltasum: u8,
     pub am_server: bool,
     pub am_sender: bool,
     /// Local copy: transfers always show '>' (log.c local_server).
@@ -57,6 +60,8 @@ impl OutputCfg {
             c.info_misc = 1;
         }
         if v >= 2 {
+            c.debug_flist = 1;
+            c.debug_deltasum = 1;
             c.info_name = 2;
             c.info_misc = 2;
             c.info_skip = 1;

@@ -138,6 +138,8 @@ pub fn send_files<R: Read, W: Write>(
     let xfer_len = ctx.neg.xfer_sum.digest_len();
     let do_xfers = !ctx.opts.dry_run;
     let mut data = Vec::new();
+    // (matches, hash_hits, false_alarms) over the whole run.
+    let mut totals = (0u64, 0u64, 0u64);
     loop {
         if inc {
             fs.send_extra(w, wcodec, MIN_FILECNT_LOOKAHEAD, stats)?;
@@ -304,6 +306,9 @@ pub fn send_files<R: Read, W: Write>(
         w.write_all(&sum[..n])?;
         stats.literal_data += ms.literal as i64;
         stats.matched_data += ms.matched as i64;
+        totals.0 += ms.matches;
+        totals.1 += ms.hash_hits;
+        totals.2 += ms.false_alarms;
         if show_progress {
             let total = fs.lists.total_entries;
             let done = if inc { ndx as i64 } else { ndx as i64 + 1 };
@@ -313,6 +318,16 @@ pub fn send_files<R: Read, W: Write>(
             let bytes = (w.data_bytes - bytes_before) as i64;
             ctx.out.log_item_bytes(&ctx.log, &file, a.iflags, None, bytes);
         }
+    }
+    // match.c match_report() (--debug=deltasum, part of -vv).
+    if ctx.out.debug_deltasum >= 1 {
+        ctx.log.log(
+            LogCode::Info,
+            &format!(
+                "total: matches={}  hash_hits={}  false_alarms={} data={}\n",
+                totals.0, totals.1, totals.2, stats.literal_data
+            ),
+        );
     }
     let io_error = ctx.shared.io_error();
     if proto >= 30 && io_error != io_error_start {
