@@ -153,11 +153,21 @@ impl Error {
     }
     /// An error whose text upstream prints without the program prefix.
     pub fn bare(code: ExitCode, msg: impl Into<String>) -> Error {
-        Error { code, msg: msg.into(), quiet: false, bare: true }
+        Error {
+            code,
+            msg: msg.into(),
+            quiet: false,
+            bare: true,
+        }
     }
     /// A copy to hand to another thread (io::Error is not Clone).
     pub fn duplicate(&self) -> Error {
-        Error { code: self.code, msg: self.msg.clone(), quiet: self.quiet, bare: self.bare }
+        Error {
+            code: self.code,
+            msg: self.msg.clone(),
+            quiet: self.quiet,
+            bare: self.bare,
+        }
     }
     pub fn exit_code(&self) -> ExitCode {
         self.code

@@ -329,7 +329,10 @@ diff_test!(verbose_over_mutated, mutated, "-a", "-v", "src/", "dst/");
 #[test]
 fn very_verbose() {
     let scn = mutated("very_verbose");
-    let cfg = Cfg { mask_totals: true, ..Cfg::default() };
+    let cfg = Cfg {
+        mask_totals: true,
+        ..Cfg::default()
+    };
     differential("very_verbose", &scn, &["-a", "-vv", "src/", "dst/"], &cfg);
 }
 diff_test!(quiet, mutated, "-a", "-q", "src/", "dst/");

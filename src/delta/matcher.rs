@@ -341,13 +341,7 @@ mod tests {
         let lens: Vec<usize> = r.tokens.iter().map(|t| t.2).collect();
         // As captured from upstream for a 100000-byte whole-file transfer.
         assert_eq!(lens, [32768, 32768, 32768, 1696]);
-        assert_eq!(
-            r.stats,
-            MatchStats {
-                literal: 100_000,
-                matched: 0
-            }
-        );
+        assert_eq!((r.stats.literal, r.stats.matched), (100_000, 0));
         let r = run(&new, &[], None, ChecksumKind::Md5);
         assert!(r.tokens.is_empty());
     }
@@ -362,13 +356,7 @@ mod tests {
             assert!(r.tokens.iter().all(|t| t.0.is_some()), "len {n}");
             let blocks: Vec<u32> = r.tokens.iter().map(|t| t.0.unwrap()).collect();
             assert_eq!(blocks, (0..blocks.len() as u32).collect::<Vec<_>>());
-            assert_eq!(
-                r.stats,
-                MatchStats {
-                    literal: 0,
-                    matched: n as u64
-                }
-            );
+            assert_eq!((r.stats.literal, r.stats.matched), (0, n as u64));
         }
     }
 
@@ -383,13 +371,7 @@ mod tests {
         assert_eq!(r.tokens.len(), 11);
         assert!(r.tokens[..10].iter().all(|t| t.0.is_some()));
         assert_eq!(r.tokens[10], (None, 7000, 1234));
-        assert_eq!(
-            r.stats,
-            MatchStats {
-                literal: 1234,
-                matched: 7000
-            }
-        );
+        assert_eq!((r.stats.literal, r.stats.matched), (1234, 7000));
     }
 
     #[test]
@@ -416,13 +398,7 @@ mod tests {
         assert_eq!(r.out, new);
         assert!(r.tokens.iter().all(|t| t.2 <= CHUNK_SIZE));
         assert_eq!(r.tokens.last().unwrap().0, Some(0));
-        assert_eq!(
-            r.stats,
-            MatchStats {
-                literal: 200_000,
-                matched: 700
-            }
-        );
+        assert_eq!((r.stats.literal, r.stats.matched), (200_000, 700));
     }
 
     #[test]
@@ -463,40 +439,13 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-            (matched, stats)
+            (matched, (stats.literal, stats.matched))
         };
         // Candidates are visited from index 1999 down: 976 is the 1024th.
         let cut = 2000 - MAX_CHAIN_LEN as usize;
-        assert_eq!(
-            try_block(cut),
-            (
-                vec![cut as u32],
-                MatchStats {
-                    literal: 0,
-                    matched: 16
-                }
-            )
-        );
-        assert_eq!(
-            try_block(cut - 1),
-            (
-                vec![],
-                MatchStats {
-                    literal: 16,
-                    matched: 0
-                }
-            )
-        );
-        assert_eq!(
-            try_block(0),
-            (
-                vec![],
-                MatchStats {
-                    literal: 16,
-                    matched: 0
-                }
-            )
-        );
+        assert_eq!(try_block(cut), (vec![cut as u32], (0, 16)));
+        assert_eq!(try_block(cut - 1), (vec![], (16, 0)));
+        assert_eq!(try_block(0), (vec![], (16, 0)));
         assert_eq!(try_block(1999).0, vec![1999]);
     }
 
@@ -595,13 +544,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-            assert_eq!(
-                stats,
-                MatchStats {
-                    literal: 78_777,
-                    matched: 294_000
-                }
-            );
+            assert_eq!((stats.literal, stats.matched), (78_777, 294_000));
             let want = [
                 ('M', 0, 0),
                 ('L', 5700, 0),

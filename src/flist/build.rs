@@ -93,7 +93,11 @@ impl<'a> Builder<'a> {
         let name = if name.is_empty() { b".".to_vec() } else { name };
         // "dir/." is the directory itself; keep "." out of local paths so
         // messages name files the way upstream prints them.
-        let local = if name == b"." { dir.clone() } else { dir.join(OsString::from_vec(name.clone())) };
+        let local = if name == b"." {
+            dir.clone()
+        } else {
+            dir.join(OsString::from_vec(name.clone()))
+        };
         let st = match fs::symlink_metadata(&local).and_then(|m| {
             // A dot-dir argument follows a symlink to a directory.
             if dot_dir && m.file_type().is_symlink() {

@@ -93,13 +93,22 @@ impl FileLists {
                 None => {}
             }
         }
-        self.lists.push_back(SubList { ndx_start, entries, parent, in_progress: 0 });
+        self.lists.push_back(SubList {
+            ndx_start,
+            entries,
+            parent,
+            in_progress: 0,
+        });
         self.lists.back().expect("just pushed")
     }
 
     /// The parent index a new first list gets (flist.c send_file_list()).
     pub fn first_parent(&self, entries: &[FileEntry]) -> i32 {
-        if self.inc && entries.first().is_some_and(|e| e.name == b"." && e.is_dir()) {
+        if self.inc
+            && entries
+                .first()
+                .is_some_and(|e| e.name == b"." && e.is_dir())
+        {
             self.dir_flist.len() as i32
         } else {
             -1
@@ -118,7 +127,11 @@ impl FileLists {
     /// (rsync.c flist_for_ndx()).
     pub fn list_pos(&self, ndx: i32) -> Option<usize> {
         self.lists.iter().position(|l| {
-            let low = if self.inc { l.ndx_start - 1 } else { l.ndx_start };
+            let low = if self.inc {
+                l.ndx_start - 1
+            } else {
+                l.ndx_start
+            };
             ndx >= low && ndx < l.end()
         })
     }
@@ -166,7 +179,11 @@ mod tests {
     fn e(n: &str, dir: bool) -> FileEntry {
         FileEntry {
             name: n.as_bytes().to_vec(),
-            mode: if dir { S_IFDIR | 0o755 } else { S_IFREG | 0o644 },
+            mode: if dir {
+                S_IFDIR | 0o755
+            } else {
+                S_IFREG | 0o644
+            },
             ..FileEntry::default()
         }
     }

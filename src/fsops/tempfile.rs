@@ -29,7 +29,10 @@ pub fn create_temp(dest: &Path) -> io::Result<(File, PathBuf)> {
         .unwrap_or_default();
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let suffix = format!(".{:06}", (n ^ std::process::id() as u64 * 7919) % 1_000_000);
+        let suffix = format!(
+            ".{:06}",
+            (n ^ (std::process::id() as u64 * 7919)) % 1_000_000
+        );
         let mut name = b".".to_vec();
         let room = NAME_MAX - 1 - suffix.len();
         name.extend_from_slice(&base[..base.len().min(room)]);

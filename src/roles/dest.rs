@@ -38,7 +38,12 @@ impl Dest {
 /// Decide where the transfer lands and create the destination directory
 /// (main.c get_local_name()). Returns the Dest and whether the run becomes a
 /// "dry run of a missing destination" (upstream dry_run == 2).
-pub fn get_local_name(ctx: &Ctx, first: &[FileEntry], file_total: usize, dest_arg: &[u8]) -> Result<(Dest, bool)> {
+pub fn get_local_name(
+    ctx: &Ctx,
+    first: &[FileEntry],
+    file_total: usize,
+    dest_arg: &[u8],
+) -> Result<(Dest, bool)> {
     let opts = &ctx.opts;
     if opts.list_only {
         return Ok((
@@ -200,4 +205,3 @@ fn make_path(p: &Path, dry_run: bool) -> io::Result<usize> {
     }
     Ok(missing.len())
 }
-

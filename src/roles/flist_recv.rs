@@ -31,7 +31,9 @@ impl IdMaps {
         if name.is_empty() {
             return;
         }
-        let Ok(n) = std::str::from_utf8(name) else { return };
+        let Ok(n) = std::str::from_utf8(name) else {
+            return;
+        };
         let local = if user {
             users::get_user_by_name(n).map(|u| u.uid())
         } else {
@@ -62,7 +64,11 @@ impl IdMaps {
 }
 
 /// Read one list up to its end marker; returns the entries in wire order.
-pub fn read_entries<R: Read>(ctx: &Ctx, r: &mut R, dec: &mut FlistDecoder) -> Result<Vec<FileEntry>> {
+pub fn read_entries<R: Read>(
+    ctx: &Ctx,
+    r: &mut R,
+    dec: &mut FlistDecoder,
+) -> Result<Vec<FileEntry>> {
     let mut entries: Vec<FileEntry> = Vec::new();
     loop {
         match dec.read_entry(r, &entries)? {
@@ -88,7 +94,11 @@ pub struct ListReceiver {
 
 impl ListReceiver {
     pub fn new(dec: FlistDecoder) -> Self {
-        ListReceiver { dec, ids: IdMaps::default(), am_root: nix::unistd::geteuid().is_root() }
+        ListReceiver {
+            dec,
+            ids: IdMaps::default(),
+            am_root: nix::unistd::geteuid().is_root(),
+        }
     }
 
     fn finish(&mut self, ctx: &Ctx, mut entries: Vec<FileEntry>) -> Vec<FileEntry> {

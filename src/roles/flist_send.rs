@@ -48,12 +48,21 @@ pub fn name_of_gid(gid: u32) -> Option<Vec<u8>> {
 
 impl<'a> FlistSender<'a> {
     pub fn new(ctx: &'a Ctx, shape: FlistShape) -> Self {
-        let mut builder =
-            Builder::new(&ctx.opts, &ctx.log, ctx.opts.checksum.then_some(ctx.neg.file_sum));
+        let mut builder = Builder::new(
+            &ctx.opts,
+            &ctx.log,
+            ctx.opts.checksum.then_some(ctx.neg.file_sum),
+        );
         builder.inc = shape.inc_recurse;
         let mut enc = FlistEncoder::new(shape);
         if shape.inc_recurse && !ctx.opts.numeric_ids {
-            enc.set_id_namer(Box::new(|user, id| if user { name_of_uid(id) } else { name_of_gid(id) }));
+            enc.set_id_namer(Box::new(|user, id| {
+                if user {
+                    name_of_uid(id)
+                } else {
+                    name_of_gid(id)
+                }
+            }));
         }
         FlistSender {
             ctx,
@@ -66,7 +75,11 @@ impl<'a> FlistSender<'a> {
     }
 
     fn live_total(&self) -> i64 {
-        self.lists.lists.iter().map(|l| l.entries.len() as i64).sum()
+        self.lists
+            .lists
+            .iter()
+            .map(|l| l.entries.len() as i64)
+            .sum()
     }
 
     /// Queue the subdirectories of the list just added, first one on top.
@@ -97,7 +110,8 @@ impl<'a> FlistSender<'a> {
             self.enc.write_entry(w, e)?;
         }
         let io_error = self.ctx.shared.io_error();
-        self.enc.write_end(w, if shape.safe_flist { io_error } else { 0 })?;
+        self.enc
+            .write_end(w, if shape.safe_flist { io_error } else { 0 })?;
         if !self.ctx.opts.numeric_ids && !shape.inc_recurse {
             write_id_lists(w, &entries, &shape)?;
         }
@@ -163,7 +177,14 @@ impl<'a> FlistSender<'a> {
             let new_err = self.builder.io_error & !io_before;
             self.ctx.shared.add_io_error(self.builder.io_error);
             let io_error = self.ctx.shared.io_error();
-            self.enc.write_end(w, if new_err != 0 && shape.safe_flist { io_error } else { 0 })?;
+            self.enc.write_end(
+                w,
+                if new_err != 0 && shape.safe_flist {
+                    io_error
+                } else {
+                    0
+                },
+            )?;
             if new_err != 0 && !shape.safe_flist && shape.protocol == 30 {
                 w.send_msg(MsgCode::IoError, &(io_error as i32).to_le_bytes())?;
             }
@@ -179,7 +200,13 @@ impl<'a> FlistSender<'a> {
     /// The generator moved to the list holding `ndx` (send_files()).
     pub fn note_current(&mut self, ndx: i32) {
         if let Some(pos) = self.lists.list_pos(ndx) {
-            self.old_total = self.lists.lists.iter().take(pos + 1).map(|l| l.entries.len() as i64).sum();
+            self.old_total = self
+                .lists
+                .lists
+                .iter()
+                .take(pos + 1)
+                .map(|l| l.entries.len() as i64)
+                .sum();
         }
     }
 
@@ -224,4 +251,3 @@ fn write_id_lists<W: Write>(w: &mut W, entries: &[FileEntry], shape: &FlistShape
     }
     Ok(())
 }
-

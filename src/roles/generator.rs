@@ -8,6 +8,7 @@
 //! only through `RecvEvent`s, which it drains between entries and while it
 //! waits at phase changes.
 
+pub use super::dest::{get_local_name, Dest};
 use super::sender::drain_msgs;
 use super::Ctx;
 use crate::checksum::file_checksum;
@@ -16,7 +17,6 @@ use crate::error::{strerror, Error, IoError, Result};
 use crate::flist::build::{full_fname, open_nofollow};
 use crate::flist::entry::*;
 use crate::flist::FileLists;
-pub use super::dest::{get_local_name, Dest};
 use crate::fsops::delete::{delete_in_dir, delete_item, DelError, Deleted};
 use crate::fsops::{dest_mode, same_time, set_file_attrs, AttrOpts};
 use crate::options::DeleteMode;
@@ -259,7 +259,9 @@ impl<'a, W: Write> Generator<'a, W> {
             if !self.lists.inc {
                 return Ok(());
             }
-            let Some(first) = self.lists.lists.front() else { return Ok(()) };
+            let Some(first) = self.lists.lists.front() else {
+                return Ok(());
+            };
             if Some(first.ndx_start) == self.cur || first.in_progress > 0 {
                 return Ok(());
             }
@@ -281,7 +283,10 @@ impl<'a, W: Write> Generator<'a, W> {
                 continue;
             }
             let parent = parent_of(&e.name).to_vec();
-            self.children.entry(parent).or_default().insert(e.basename().to_vec());
+            self.children
+                .entry(parent)
+                .or_default()
+                .insert(e.basename().to_vec());
         }
     }
 
@@ -347,7 +352,12 @@ impl<'a, W: Write> Generator<'a, W> {
             // Wait until the next list is here or none will come.
             let next = loop {
                 self.check_finished(true)?;
-                let next = self.lists.lists.iter().find(|l| l.ndx_start > start).map(|l| l.ndx_start);
+                let next = self
+                    .lists
+                    .lists
+                    .iter()
+                    .find(|l| l.ndx_start > start)
+                    .map(|l| l.ndx_start);
                 if next.is_some() || self.lists.eof {
                     break next;
                 }
@@ -427,7 +437,9 @@ impl<'a, W: Write> Generator<'a, W> {
         let dirs: Vec<Vec<u8>> = self
             .lists
             .iter()
-            .filter(|e| e.flags & FLAG_CLEARED == 0 && e.flags & FLAG_CONTENT_DIR != 0 && e.is_dir())
+            .filter(|e| {
+                e.flags & FLAG_CLEARED == 0 && e.flags & FLAG_CONTENT_DIR != 0 && e.is_dir()
+            })
             .map(|e| e.name.clone())
             .collect();
         for name in dirs {
@@ -557,7 +569,9 @@ impl<'a, W: Write> Generator<'a, W> {
         };
         let recurse = self.delete_mode != DeleteMode::Off;
         if mode & S_IFMT == S_IFDIR && !recurse {
-            let empty = fs::read_dir(path).map(|mut d| d.next().is_none()).unwrap_or(false);
+            let empty = fs::read_dir(path)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
             if !empty {
                 self.report_del_error(DelError::NotEmpty(name.to_vec()));
                 return failed(self);
@@ -654,7 +668,9 @@ impl<'a, W: Write> Generator<'a, W> {
     /// generator.c recv_generator() for one entry.
     fn recv_generator(&mut self, ndx_i: i32, redo: bool) -> Result<()> {
         let Some(file) = self.lists.get(ndx_i).cloned() else {
-            return Err(Error::protocol(format!("Invalid file index {ndx_i} [generator]")));
+            return Err(Error::protocol(format!(
+                "Invalid file index {ndx_i} [generator]"
+            )));
         };
         if file.flags & FLAG_CLEARED != 0 {
             return Ok(());
@@ -680,7 +696,8 @@ impl<'a, W: Write> Generator<'a, W> {
             );
             let mut line = line;
             line.push(b'\n');
-            let line = crate::report::messages::escape_output(&line, crate::report::output_charset());
+            let line =
+                crate::report::messages::escape_output(&line, crate::report::output_charset());
             self.ctx.log.log_bytes(LogCode::Info, &line);
             return Ok(());
         }
@@ -777,11 +794,7 @@ impl<'a, W: Write> Generator<'a, W> {
         }
         if ftype != FileType::Regular {
             if self.ctx.out.info_nonreg >= 1 {
-                let shown = if self.dest.solo.is_some() {
-                    &file.name
-                } else {
-                    &file.name
-                };
+                let shown = &file.name;
                 self.log(
                     LogCode::Info,
                     &format!(
@@ -934,8 +947,11 @@ impl<'a, W: Write> Generator<'a, W> {
             return;
         }
         let name = crate::report::safe_name(&file.name);
-        let line =
-            if updated != 0 { format!("{name}\n") } else { format!("{name} is uptodate\n") };
+        let line = if updated != 0 {
+            format!("{name}\n")
+        } else {
+            format!("{name} is uptodate\n")
+        };
         self.log(LogCode::Client, &line);
     }
 
@@ -943,7 +959,7 @@ impl<'a, W: Write> Generator<'a, W> {
         let what = match e.what {
             "utimensat" => "failed to set times on".to_string(),
             "chmod" => "failed to set permissions on".to_string(),
-            w => format!("{w}"),
+            w => w.to_string(),
         };
         self.log(
             LogCode::ErrorXfer,
@@ -960,7 +976,12 @@ impl<'a, W: Write> Generator<'a, W> {
     /// A directory inside its parent's list (incremental recursion): create
     /// it early, private, so the parent's time can be set (recv_generator()
     /// with is_dir < 0).
-    fn gen_dir_early(&mut self, file: &FileEntry, fname: &Path, st: Option<&fs::Metadata>) -> Result<()> {
+    fn gen_dir_early(
+        &mut self,
+        file: &FileEntry,
+        fname: &Path,
+        st: Option<&fs::Metadata>,
+    ) -> Result<()> {
         let opts = &self.ctx.opts;
         if !opts.times || opts.omit_dir_times {
             return Ok(());
@@ -1023,7 +1044,7 @@ impl<'a, W: Write> Generator<'a, W> {
         let item_st = if created_early { None } else { st.as_ref() };
         self.itemize(
             &file,
-            ndx as i32,
+            ndx,
             item_st,
             if item_st.is_none() {
                 item::LOCAL_CHANGE
@@ -1160,7 +1181,16 @@ impl<'a, W: Write> Generator<'a, W> {
         }
         if !self.ctx.opts.dry_run {
             if let Some(m) = &st {
-                if !self.make_room(fname, &file.name, m.mode(), if ftype.is_some_and(|t| t.is_device()) { "device file" } else { "special file" }) {
+                if !self.make_room(
+                    fname,
+                    &file.name,
+                    m.mode(),
+                    if ftype.is_some_and(|t| t.is_device()) {
+                        "device file"
+                    } else {
+                        "special file"
+                    },
+                ) {
                     return Ok(());
                 }
             }

@@ -6,6 +6,7 @@
 //! Owns the socket reader. Never blocks on the generator: everything it has
 //! to say goes into an unbounded channel.
 
+use super::flist_recv::ListReceiver;
 use super::generator::{Dest, RecvEvent};
 use super::sender::{count_created, entry_for, read_attrs};
 use super::{apply_del_stats, Ctx};
@@ -14,14 +15,13 @@ use crate::error::{strerror, Error, Result};
 use crate::flist::build::full_fname;
 use crate::flist::entry::FileEntry;
 use crate::flist::FileLists;
-use super::flist_recv::ListReceiver;
 use crate::fsops::tempfile;
 use crate::fsops::{set_file_attrs, AttrOpts};
 use crate::report::stats::Stats;
 use crate::report::LogCode;
+use crate::wire::int::read_varint_bounded;
 use crate::wire::item;
 use crate::wire::mux::DemuxReader;
-use crate::wire::int::read_varint_bounded;
 use crate::wire::ndx::{NdxCodec, NDX_DEL_STATS, NDX_DONE, NDX_FLIST_EOF, NDX_FLIST_OFFSET};
 use crate::wire::sums::{read_sum_head, SumHead};
 use crate::wire::tokens::{read_token, RecvToken};
@@ -91,7 +91,12 @@ impl<'a> Receiver<'a> {
                 for slot in v.iter_mut() {
                     *slot = read_varint_bounded(r, 0, 1 << 28, "deleted-file count")? as i64;
                 }
-                *self.ctx.shared.del_stats.lock().unwrap_or_else(|e| e.into_inner()) = v;
+                *self
+                    .ctx
+                    .shared
+                    .del_stats
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = v;
                 apply_del_stats(&mut self.stats, v);
                 continue;
             }
@@ -105,7 +110,9 @@ impl<'a> Receiver<'a> {
                 let _ = self.events.send(RecvEvent::NewList(entries, dir));
                 continue;
             }
-            return Err(Error::protocol(format!("Invalid file index: {ndx} [receiver]")));
+            return Err(Error::protocol(format!(
+                "Invalid file index: {ndx} [receiver]"
+            )));
         }
     }
 
@@ -119,7 +126,10 @@ impl<'a> Receiver<'a> {
             let ndx = self.read_ndx(r)?;
             if ndx == NDX_DONE {
                 // One list finished; only the last one ends the phase.
-                if self.lists.inc && self.lists.free_first().is_some() && !self.lists.lists.is_empty() {
+                if self.lists.inc
+                    && self.lists.free_first().is_some()
+                    && !self.lists.lists.is_empty()
+                {
                     continue;
                 }
                 phase += 1;
@@ -209,7 +219,9 @@ impl<'a> Receiver<'a> {
             }
             if !self.ctx.out.log_before_transfer {
                 let bytes = (r.data_bytes - bytes_before) as i64;
-                self.ctx.out.log_item_bytes(&self.ctx.log, file, a.iflags, None, bytes);
+                self.ctx
+                    .out
+                    .log_item_bytes(&self.ctx.log, file, a.iflags, None, bytes);
             }
         }
         Ok(())
@@ -324,7 +336,10 @@ impl<'a> Receiver<'a> {
             adjusted = FileEntry {
                 mode: crate::fsops::dest_mode(
                     file.mode,
-                    dest_st.as_ref().map(|m| std::os::unix::fs::MetadataExt::mode(m)).unwrap_or(0),
+                    dest_st
+                        .as_ref()
+                        .map(std::os::unix::fs::MetadataExt::mode)
+                        .unwrap_or(0),
                     self.dflt_perms,
                     dest_st.is_some(),
                 ),

@@ -6,6 +6,7 @@
 //! (ndx + iflags [+ sum head and block sums]), then writes the echo and the
 //! token stream before reading the next request.
 
+use super::flist_send::{FlistSender, MIN_FILECNT_LOOKAHEAD};
 use super::{read_ndx_skip_del_stats, Ctx};
 use crate::checksum::FileSum;
 use crate::delta::matcher::{match_sums, Token};
@@ -13,7 +14,6 @@ use crate::error::{strerror, Error, IoError, Result};
 use crate::flist::build::{full_fname, open_nofollow};
 use crate::flist::entry::{FileEntry, FLAG_CLEARED, FLAG_FILE_SENT};
 use crate::flist::FileLists;
-use super::flist_send::{FlistSender, MIN_FILECNT_LOOKAHEAD};
 use crate::report::stats::Stats;
 use crate::report::LogCode;
 use crate::wire::int::*;
@@ -81,7 +81,10 @@ pub fn write_ndx_and_attrs<W: Write + ?Sized>(
 /// Look up a requested entry, refusing indexes the peer may not name.
 pub fn entry_for(flist: &FileLists, ndx: i32) -> Result<&FileEntry> {
     let e = flist.get(ndx).ok_or_else(|| {
-        Error::protocol(format!("Invalid file index: {ndx} (-1 - {})", flist.total_entries - 1))
+        Error::protocol(format!(
+            "Invalid file index: {ndx} (-1 - {})",
+            flist.total_entries - 1
+        ))
     })?;
     if e.flags & FLAG_CLEARED != 0 {
         return Err(Error::protocol(format!(
@@ -312,11 +315,18 @@ pub fn send_files<R: Read, W: Write>(
         if show_progress {
             let total = fs.lists.total_entries;
             let done = if inc { ndx as i64 } else { ndx as i64 + 1 };
-            progress.finish(&ctx.log, stats.xferred_files, total - done, total, fs.lists.eof);
+            progress.finish(
+                &ctx.log,
+                stats.xferred_files,
+                total - done,
+                total,
+                fs.lists.eof,
+            );
         }
         if !ctx.out.log_before_transfer {
             let bytes = (w.data_bytes - bytes_before) as i64;
-            ctx.out.log_item_bytes(&ctx.log, &file, a.iflags, None, bytes);
+            ctx.out
+                .log_item_bytes(&ctx.log, &file, a.iflags, None, bytes);
         }
     }
     // match.c match_report() (--debug=deltasum, part of -vv).

@@ -17,23 +17,21 @@ use std::sync::{mpsc, Arc};
 /// exclude.c recv_filter_list(): the rules the client sends. Rules are not
 /// implemented yet, so any rule is refused rather than silently ignored.
 fn recv_filter_list<R: Read>(r: &mut R) -> Result<()> {
-    loop {
-        let len = read_int(r)?;
-        if len == 0 {
-            return Ok(());
-        }
-        if !(0..5120).contains(&len) {
-            return Err(Error::protocol(format!(
-                "overflow: filter rule length {len}"
-            )));
-        }
-        let mut rule = vec![0u8; len as usize];
-        r.read_exact(&mut rule)?;
-        return Err(Error::unsupported(format!(
-            "filter rules are not supported by this gensync yet: {}",
-            String::from_utf8_lossy(&rule)
+    let len = read_int(r)?;
+    if len == 0 {
+        return Ok(());
+    }
+    if !(0..5120).contains(&len) {
+        return Err(Error::protocol(format!(
+            "overflow: filter rule length {len}"
         )));
     }
+    let mut rule = vec![0u8; len as usize];
+    r.read_exact(&mut rule)?;
+    Err(Error::unsupported(format!(
+        "filter rules are not supported by this gensync yet: {}",
+        String::from_utf8_lossy(&rule)
+    )))
 }
 
 pub fn run_server(opts: Options) -> ExitCode {

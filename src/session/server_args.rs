@@ -215,7 +215,10 @@ mod tests {
             specials: true,
             ..Options::default()
         };
-        assert_eq!(server_options(&o, true), ["--server", "-vlogDtpre.iLfxCIvu"]);
+        assert_eq!(
+            server_options(&o, true),
+            ["--server", "-vlogDtpre.iLfxCIvu"]
+        );
         assert_eq!(
             server_options(&Options { verbose: 0, ..o }, false),
             ["--server", "--sender", "-logDtpre.iLfxCIvu"]

@@ -34,7 +34,11 @@ pub fn flist_shape(ctx: &Ctx) -> FlistShape {
         preserve_devices: o.devices,
         preserve_specials: o.specials,
         preserve_hard_links: false,
-        csum_len: if o.checksum { Some(ctx.neg.file_sum.flist_len()) } else { None },
+        csum_len: if o.checksum {
+            Some(ctx.neg.file_sum.flist_len())
+        } else {
+            None
+        },
         inc_recurse: ctx.neg.compat_flags & CF_INC_RECURSE != 0,
         relative_paths: false,
         id0_names: ctx.neg.id0_names(),
@@ -122,7 +126,13 @@ pub fn run_sender<R: Read, W: Write>(
 }
 
 /// main.c handle_stats() on a server sender.
-fn write_stats<W: Write>(ctx: &Ctx, w: &mut MuxWriter<W>, read: i64, written: i64, s: &Stats) -> Result<()> {
+fn write_stats<W: Write>(
+    ctx: &Ctx,
+    w: &mut MuxWriter<W>,
+    read: i64,
+    written: i64,
+    s: &Stats,
+) -> Result<()> {
     let p = ctx.protocol();
     write_varlong30(w, read, 3, p)?;
     write_varlong30(w, written, 3, p)?;
@@ -165,15 +175,22 @@ pub fn run_receiver<R: Read + Send, W: Write>(
     let mut lists = FileLists::new(shape.inc_recurse);
     let mut lrx = ListReceiver::new(FlistDecoder::new(shape));
     let mut rcodec = NdxCodec::new(ctx.protocol());
-    lrx.recv_first(ctx, r, &mut lists, &mut stats, &|r: &DemuxReader<R>| r.total_read)?;
+    lrx.recv_first(ctx, r, &mut lists, &mut stats, &|r: &DemuxReader<R>| {
+        r.total_read
+    })?;
     if shape.inc_recurse && lists.total_entries == 1 {
         lrx.recv_additional(ctx, r, &mut rcodec, &mut lists)?;
     }
     if banner.is_some() && !shape.inc_recurse {
         ctx.log.log(LogCode::Client, "done\n");
     }
-    let first: Vec<_> = lists.lists.front().map(|l| l.entries.clone()).unwrap_or_default();
-    let (dest, dry_missing_all) = get_local_name(ctx, &first, lists.total_entries as usize, dest_arg)?;
+    let first: Vec<_> = lists
+        .lists
+        .front()
+        .map(|l| l.entries.clone())
+        .unwrap_or_default();
+    let (dest, dry_missing_all) =
+        get_local_name(ctx, &first, lists.total_entries as usize, dest_arg)?;
     drain_msgs(w, msgs)?;
     if lists.total_entries == 0 {
         // Nothing to transfer, but the destination was still prepared

@@ -102,7 +102,11 @@ impl FlistEncoder {
     }
 
     fn first_name(&mut self, user: bool, id: u32) -> Option<Vec<u8>> {
-        let seen = if user { &mut self.seen_uids } else { &mut self.seen_gids };
+        let seen = if user {
+            &mut self.seen_uids
+        } else {
+            &mut self.seen_gids
+        };
         if !seen.insert(id) {
             return None;
         }
@@ -399,14 +403,13 @@ impl FlistDecoder {
     ) -> Result<FlistItem> {
         let s = self.shape;
         let proto = s.protocol;
-        let xflags: u32;
-        if s.varint_flags {
+        let xflags: u32 = if s.varint_flags {
             let f = read_varint(r)? as u32;
             if f == 0 {
                 let err = read_varint(r)? as u32;
                 return Ok(FlistItem::End(err & IoError::VALID_MASK));
             }
-            xflags = f;
+            f
         } else {
             let mut f = read_byte(r)? as u32;
             if f == 0 {
@@ -422,8 +425,8 @@ impl FlistDecoder {
                 let err = read_varint(r)? as u32;
                 return Ok(FlistItem::End(err & IoError::VALID_MASK));
             }
-            xflags = f;
-        }
+            f
+        };
         let e = self.read_entry_body(r, xflags, leaders)?;
         self.received += 1;
         Ok(FlistItem::Entry(e))
@@ -647,8 +650,7 @@ impl FlistDecoder {
 /// Refuse names that could escape the destination (flist.c recv_file_entry()
 /// with clean_fname(CFN_REFUSE_DOT_DOT_DIRS)).
 fn check_name(name: &[u8], relative: bool) -> Result<()> {
-    let unsafe_name = name.is_empty() && false
-        || (!relative && name.first() == Some(&b'/'))
+    let unsafe_name = (!relative && name.first() == Some(&b'/'))
         || name.split(|&c| c == b'/').any(|c| c == b"..")
         || name.contains(&0);
     if unsafe_name {
@@ -867,7 +869,7 @@ mod tests {
         }
         let mut seed = 77u64;
         for _ in 0..2000 {
-            let mut junk = vec![0u8; 64];
+            let mut junk = [0u8; 64];
             for b in junk.iter_mut() {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;

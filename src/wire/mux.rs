@@ -240,7 +240,12 @@ impl<R: Read> DemuxReader<R> {
     pub fn take_handler(&mut self) -> MsgHandler {
         std::mem::replace(
             &mut self.handler,
-            Box::new(|c, _| Err(crate::error::Error::stream(format!("unexpected tag {}", c as u8)))),
+            Box::new(|c, _| {
+                Err(crate::error::Error::stream(format!(
+                    "unexpected tag {}",
+                    c as u8
+                )))
+            }),
         )
     }
 
