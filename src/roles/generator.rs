@@ -12,7 +12,7 @@ pub use super::dest::{get_local_name, Dest};
 use super::sender::drain_msgs;
 use super::Ctx;
 use crate::checksum::file_checksum;
-use crate::delta::signature::{generate_sums, sum_sizes_sqroot};
+use crate::delta::signature::{generate_sums_from_reader, sum_sizes_sqroot};
 use crate::error::{strerror, Error, IoError, Result};
 use crate::flist::build::{full_fname, open_nofollow};
 use crate::flist::entry::*;
@@ -28,7 +28,7 @@ use crate::wire::ndx::{NdxCodec, NDX_DONE};
 use crate::wire::sums::{write_block_sum, write_sum_head, SumHead};
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -862,16 +862,11 @@ impl<'a, W: Write> Generator<'a, W> {
         self.send_sums(&fname, basis_len, redo)
     }
 
-    /// generate_and_send_sums() for a basis file.
+    /// generate_and_send_sums() for a basis file, streamed block by block.
     fn send_sums(&mut self, fname: &Path, len: i64, redo: bool) -> Result<()> {
-        let neg = &self.ctx.neg;
-        let basis = open_nofollow(fname).and_then(|mut f| {
-            let mut v = Vec::with_capacity(len as usize);
-            f.read_to_end(&mut v)?;
-            Ok(v)
-        });
-        let basis = match basis {
-            Ok(b) => b,
+        let neg = self.ctx.neg.clone();
+        let basis = match open_nofollow(fname) {
+            Ok(f) => f,
             Err(e) => {
                 self.log(
                     LogCode::Error,
@@ -887,7 +882,7 @@ impl<'a, W: Write> Generator<'a, W> {
             }
         };
         let head = sum_sizes_sqroot(
-            basis.len() as i64,
+            len,
             self.ctx.opts.block_size,
             self.proto(),
             neg.xfer_sum.digest_len(),
@@ -905,10 +900,16 @@ impl<'a, W: Write> Generator<'a, W> {
             return Ok(());
         }
         write_sum_head(self.w, &head, self.proto())?;
-        let sums = generate_sums(&basis, &head, neg.xfer_sum, neg.seed, neg.proper_seed_order);
-        for s in &sums {
-            write_block_sum(self.w, s, head.s2length)?;
-        }
+        let proto_w = &mut *self.w;
+        generate_sums_from_reader(
+            std::io::BufReader::with_capacity(256 * 1024, basis),
+            &head,
+            neg.xfer_sum,
+            neg.seed,
+            neg.proper_seed_order,
+            &mut |s| write_block_sum(proto_w, s, head.s2length).map_err(crate::wire::mux::to_io),
+        )
+        .map_err(Error::from)?;
         Ok(())
     }
 

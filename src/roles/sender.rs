@@ -247,8 +247,15 @@ pub fn send_files<R: Read, W: Write>(
                 continue;
             }
         };
+        // With block sums the matcher needs random access to the file; the
+        // whole-file case (no sums) streams it in bounded memory instead.
         data.clear();
-        let read_ok = f.read_to_end(&mut data).is_ok();
+        let mut read_ok = head.count == 0 || f.read_to_end(&mut data).is_ok();
+        let file_len = if head.count == 0 {
+            file.size
+        } else {
+            data.len() as i64
+        };
         let bytes_before = w.data_bytes;
         write_ndx_and_attrs(w, wcodec, &a, proto)?;
         write_sum_head(w, &head, proto)?;
@@ -262,37 +269,60 @@ pub fn send_files<R: Read, W: Write>(
         }
         let mut fsum = FileSum::new(ctx.neg.xfer_sum, ctx.neg.seed);
         let show_progress = !ctx.am_server && ctx.out.info_progress > 0;
-        let mut progress =
-            super::logging::FileProgress::new(data.len() as i64, ctx.opts.human_readable);
+        let mut progress = super::logging::FileProgress::new(file_len, ctx.opts.human_readable);
         let mut sent_ofs = 0i64;
-        let ms = match_sums(
-            &data,
-            &head,
-            &sums,
-            ctx.neg.xfer_sum,
-            ctx.neg.seed,
-            ctx.neg.proper_seed_order,
-            &mut |t| {
-                match t {
-                    Token::Literal(d) => {
-                        fsum.update(d);
-                        sent_ofs += d.len() as i64;
-                        tokens::write_literal(w, d).map_err(crate::wire::mux::to_io)?;
+        let ms = if head.count == 0 {
+            let mut ms = crate::delta::matcher::MatchStats::default();
+            let mut chunk = vec![0u8; 256 * 1024];
+            loop {
+                let n = match f.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => {
+                        read_ok = false;
+                        break;
                     }
-                    Token::Match { block, offset, len } => {
-                        let off = offset as usize;
-                        fsum.update(&data[off..off + len as usize]);
-                        sent_ofs += len as i64;
-                        tokens::write_match(w, block).map_err(crate::wire::mux::to_io)?;
-                    }
-                }
+                };
+                fsum.update(&chunk[..n]);
+                tokens::write_literal(w, &chunk[..n])?;
+                ms.literal += n as u64;
+                sent_ofs += n as i64;
                 if show_progress {
                     progress.update(&ctx.log, sent_ofs);
                 }
-                Ok(())
-            },
-        )
-        .map_err(Error::from)?;
+            }
+            ms
+        } else {
+            match_sums(
+                &data,
+                &head,
+                &sums,
+                ctx.neg.xfer_sum,
+                ctx.neg.seed,
+                ctx.neg.proper_seed_order,
+                &mut |t| {
+                    match t {
+                        Token::Literal(d) => {
+                            fsum.update(d);
+                            sent_ofs += d.len() as i64;
+                            tokens::write_literal(w, d).map_err(crate::wire::mux::to_io)?;
+                        }
+                        Token::Match { block, offset, len } => {
+                            let off = offset as usize;
+                            fsum.update(&data[off..off + len as usize]);
+                            sent_ofs += len as i64;
+                            tokens::write_match(w, block).map_err(crate::wire::mux::to_io)?;
+                        }
+                    }
+                    if show_progress {
+                        progress.update(&ctx.log, sent_ofs);
+                    }
+                    Ok(())
+                },
+            )
+            .map_err(Error::from)?
+        };
         tokens::write_end(w)?;
         let mut sum = [0u8; 32];
         let n = fsum.finish(&mut sum);
