@@ -17,7 +17,7 @@
 use super::rolling::Rolling;
 use super::signature::{block_len, BlockSum, SumHead};
 use crate::checksum::{block_sum, ChecksumKind};
-use std::io;
+use std::io::{self, Read};
 
 /// Largest literal run behind one length (CHUNK_SIZE); also the backlog size
 /// beyond a block length at which unmatched data is flushed early.
@@ -33,8 +33,113 @@ const TRADITIONAL_TABLESIZE: u32 = 1 << 16;
 pub enum Token<'a> {
     /// Literal bytes, at most [`CHUNK_SIZE`] per token.
     Literal(&'a [u8]),
-    /// Basis block `block` matches `len` bytes of the new data at `offset`.
-    Match { block: u32, offset: u64, len: u32 },
+    /// Basis block `block` matches `len` bytes of the new data at `offset`;
+    /// `data` are those bytes (for the whole-file checksum).
+    Match {
+        block: u32,
+        offset: u64,
+        len: u32,
+        data: &'a [u8],
+    },
+}
+
+/// The new file seen through a bounded window (upstream map_file() /
+/// map_ptr()): only the bytes from the last emitted token up to the current
+/// search window are held, so memory does not grow with the file.
+pub struct Window<'r> {
+    src: Option<&'r mut dyn Read>,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    base: usize,
+    /// Length the file had when it was opened: what gets sent.
+    len: usize,
+    /// The file came up short or failed to read; zeros stand in (as
+    /// upstream's map_ptr() does) and the caller must spoil the checksum.
+    pub read_error: bool,
+}
+
+/// How much to read at a time when the window needs more data.
+const READ_CHUNK: usize = 1 << 20;
+
+impl<'r> Window<'r> {
+    /// A window over data already in memory.
+    pub fn from_slice(data: &[u8]) -> Window<'static> {
+        Window {
+            src: None,
+            buf: data.to_vec(),
+            base: 0,
+            len: data.len(),
+            read_error: false,
+        }
+    }
+
+    /// A window over `len` bytes read from `src`.
+    pub fn from_reader(src: &'r mut dyn Read, len: u64) -> Window<'r> {
+        Window {
+            src: Some(src),
+            buf: Vec::new(),
+            base: 0,
+            len: len as usize,
+            read_error: false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Make `[.., end)` available, dropping what lies before `keep`.
+    #[inline]
+    fn ensure(&mut self, end: usize, keep: usize) {
+        if end > self.base + self.buf.len() {
+            self.fill(end, keep);
+        }
+    }
+
+    #[cold]
+    fn fill(&mut self, end: usize, keep: usize) {
+        let drop = keep.saturating_sub(self.base).min(self.buf.len());
+        if drop > 0 {
+            self.buf.drain(..drop);
+            self.base += drop;
+        }
+        let want = (end.max(self.base + self.buf.len() + READ_CHUNK)).min(self.len) - self.base;
+        let have = self.buf.len();
+        if want <= have {
+            return;
+        }
+        self.buf.resize(want, 0);
+        let mut got = have;
+        if let Some(src) = self.src.as_mut() {
+            while got < want {
+                match src.read(&mut self.buf[got..want]) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        if got < want {
+            // Short file: zeros fill the rest of the announced length.
+            self.buf[got..want].iter_mut().for_each(|b| *b = 0);
+            self.read_error = true;
+        }
+    }
+
+    #[inline]
+    fn slice(&self, start: usize, end: usize) -> &[u8] {
+        &self.buf[start - self.base..end - self.base]
+    }
+
+    #[inline]
+    fn byte(&self, at: usize) -> u8 {
+        self.buf[at - self.base]
+    }
 }
 
 /// Byte counts behind `--stats` "Literal data" and "Matched data".
@@ -51,31 +156,36 @@ pub struct MatchStats {
 }
 
 /// Emission state: everything before `last_match` has been sent.
-struct Out<'a, 'e> {
-    data: &'a [u8],
+struct Out<'w, 'r, 'e> {
+    win: &'w mut Window<'r>,
     last_match: usize,
     stats: MatchStats,
-    emit: &'e mut dyn FnMut(Token<'a>) -> io::Result<()>,
+    emit: &'e mut dyn FnMut(Token) -> io::Result<()>,
 }
 
-impl<'a> Out<'a, '_> {
+impl Out<'_, '_, '_> {
     /// Send the pending data up to `upto` as literal chunks.
     fn literal_to(&mut self, upto: usize) -> io::Result<()> {
-        let pending = &self.data[self.last_match..upto];
-        for chunk in pending.chunks(CHUNK_SIZE) {
-            (self.emit)(Token::Literal(chunk))?;
+        let mut at = self.last_match;
+        while at < upto {
+            let end = (at + CHUNK_SIZE).min(upto);
+            self.win.ensure(end, at);
+            (self.emit)(Token::Literal(self.win.slice(at, end)))?;
+            at = end;
         }
-        self.stats.literal += pending.len() as u64;
+        self.stats.literal += (upto - self.last_match) as u64;
         self.last_match = upto;
         Ok(())
     }
 
     fn block_at(&mut self, offset: usize, block: usize, len: usize) -> io::Result<()> {
         self.literal_to(offset)?;
+        self.win.ensure(offset + len, offset);
         (self.emit)(Token::Match {
             block: block as u32,
             offset: offset as u64,
             len: len as u32,
+            data: self.win.slice(offset, offset + len),
         })?;
         self.stats.matched += len as u64;
         self.last_match = offset + len;
@@ -135,6 +245,20 @@ pub fn match_sums(
     proper_seed_order: bool,
     emit: &mut dyn FnMut(Token) -> io::Result<()>,
 ) -> io::Result<MatchStats> {
+    let mut win = Window::from_slice(data);
+    match_window(&mut win, head, sums, kind, seed, proper_seed_order, emit)
+}
+
+/// [`match_sums`] over a [`Window`], for files read as they are matched.
+pub fn match_window(
+    win: &mut Window,
+    head: &SumHead,
+    sums: &[BlockSum],
+    kind: ChecksumKind,
+    seed: i32,
+    proper_seed_order: bool,
+    emit: &mut dyn FnMut(Token) -> io::Result<()>,
+) -> io::Result<MatchStats> {
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
     if head.count < 0 || sums.len() != head.count as usize {
         return Err(bad("block sum count does not match the sum head"));
@@ -147,16 +271,17 @@ pub fn match_sums(
             return Err(bad("invalid sum head"));
         }
     }
+    let len = win.len();
     let mut out = Out {
-        data,
+        win,
         last_match: 0,
         stats: MatchStats::default(),
         emit,
     };
-    if head.count > 0 && !data.is_empty() {
+    if head.count > 0 && len > 0 {
         hash_search(&mut out, head, sums, kind, seed, proper_seed_order)?;
     }
-    out.literal_to(data.len())?;
+    out.literal_to(len)?;
     Ok(out.stats)
 }
 
@@ -168,8 +293,7 @@ fn hash_search(
     seed: i32,
     proper_seed_order: bool,
 ) -> io::Result<()> {
-    let data = out.data;
-    let len = data.len();
+    let len = out.win.len();
     let count = sums.len();
     let blength = head.blength as usize;
     let s2length = head.s2length as usize;
@@ -181,7 +305,8 @@ fn hash_search(
     let end = len as i64 + 1 - blen(count - 1) as i64;
     let mut offset = 0usize;
     let mut k = blength.min(len);
-    let mut roll = Rolling::new(&data[..k]);
+    out.win.ensure(k, 0);
+    let mut roll = Rolling::new(out.win.slice(0, k));
     // The block after the previous match: preferred to get runs of
     // consecutive block tokens, which compressed streams encode compactly.
     let mut want_i = 0usize;
@@ -215,7 +340,7 @@ fn hash_search(
                         kind,
                         seed,
                         proper_seed_order,
-                        &data[offset..offset + l],
+                        out.win.slice(offset, offset + l),
                         &mut strong,
                     );
                     have_strong = true;
@@ -245,15 +370,17 @@ fn hash_search(
                 break;
             }
             k = blength.min(len - offset);
-            roll = Rolling::new(&data[offset..offset + k]);
+            out.win.ensure(offset + k, out.last_match);
+            roll = Rolling::new(out.win.slice(offset, offset + k));
             continue;
         }
 
         let backlog = offset - out.last_match;
         if offset + k < len {
-            roll.roll(data[offset], data[offset + k]);
+            out.win.ensure(offset + k + 1, out.last_match);
+            roll.roll(out.win.byte(offset), out.win.byte(offset + k));
         } else {
-            roll.shrink(data[offset]);
+            roll.shrink(out.win.byte(offset));
             k -= 1;
         }
         // Flush a long unmatched run early so the data is read only once
@@ -316,7 +443,9 @@ mod tests {
                     out.extend_from_slice(d);
                     pos += d.len() as u64;
                 }
-                Token::Match { block, offset, len } => {
+                Token::Match {
+                    block, offset, len, ..
+                } => {
                     assert_eq!(offset, pos);
                     let b = block as usize;
                     assert_eq!(len as usize, block_len(&head, b));

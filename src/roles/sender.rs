@@ -9,7 +9,7 @@
 use super::flist_send::{FlistSender, MIN_FILECNT_LOOKAHEAD};
 use super::{read_ndx_skip_del_stats, Ctx};
 use crate::checksum::FileSum;
-use crate::delta::matcher::{match_sums, Token};
+use crate::delta::matcher::{match_window, Token, Window};
 use crate::error::{strerror, Error, IoError, Result};
 use crate::flist::build::{full_fname, open_nofollow};
 use crate::flist::entry::{FileEntry, FLAG_CLEARED, FLAG_FILE_SENT};
@@ -140,7 +140,6 @@ pub fn send_files<R: Read, W: Write>(
     let io_error_start = ctx.shared.io_error();
     let xfer_len = ctx.neg.xfer_sum.digest_len();
     let do_xfers = !ctx.opts.dry_run;
-    let mut data = Vec::new();
     // (matches, hash_hits, false_alarms) over the whole run.
     let mut totals = (0u64, 0u64, 0u64);
     loop {
@@ -247,15 +246,10 @@ pub fn send_files<R: Read, W: Write>(
                 continue;
             }
         };
-        // With block sums the matcher needs random access to the file; the
-        // whole-file case (no sums) streams it in bounded memory instead.
-        data.clear();
-        let mut read_ok = head.count == 0 || f.read_to_end(&mut data).is_ok();
-        let file_len = if head.count == 0 {
-            file.size
-        } else {
-            data.len() as i64
-        };
+        // The file is read as it is sent, in bounded memory; its length is
+        // what it had when opened (sender.c send_files() fstat()).
+        let mut read_ok = true;
+        let file_len = f.metadata().map(|m| m.len() as i64).unwrap_or(file.size);
         let bytes_before = w.data_bytes;
         write_ndx_and_attrs(w, wcodec, &a, proto)?;
         write_sum_head(w, &head, proto)?;
@@ -274,28 +268,37 @@ pub fn send_files<R: Read, W: Write>(
         let ms = if head.count == 0 {
             let mut ms = crate::delta::matcher::MatchStats::default();
             let mut chunk = vec![0u8; 256 * 1024];
-            loop {
-                let n = match f.read(&mut chunk) {
-                    Ok(0) => break,
+            let mut remaining = file_len.max(0) as usize;
+            while remaining > 0 {
+                let want = remaining.min(chunk.len());
+                let n = match f.read(&mut chunk[..want]) {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => {
-                        read_ok = false;
-                        break;
-                    }
+                    Err(_) => 0,
+                };
+                let n = if n == 0 {
+                    // The file shrank or failed: zeros stand in for the
+                    // announced length and the checksum is spoiled below.
+                    read_ok = false;
+                    chunk[..want].iter_mut().for_each(|b| *b = 0);
+                    want
+                } else {
+                    n
                 };
                 fsum.update(&chunk[..n]);
                 tokens::write_literal(w, &chunk[..n])?;
                 ms.literal += n as u64;
                 sent_ofs += n as i64;
+                remaining -= n;
                 if show_progress {
                     progress.update(&ctx.log, sent_ofs);
                 }
             }
             ms
         } else {
-            match_sums(
-                &data,
+            let mut win = Window::from_reader(&mut f, file_len as u64);
+            let ms = match_window(
+                &mut win,
                 &head,
                 &sums,
                 ctx.neg.xfer_sum,
@@ -308,9 +311,10 @@ pub fn send_files<R: Read, W: Write>(
                             sent_ofs += d.len() as i64;
                             tokens::write_literal(w, d).map_err(crate::wire::mux::to_io)?;
                         }
-                        Token::Match { block, offset, len } => {
-                            let off = offset as usize;
-                            fsum.update(&data[off..off + len as usize]);
+                        Token::Match {
+                            block, len, data, ..
+                        } => {
+                            fsum.update(data);
                             sent_ofs += len as i64;
                             tokens::write_match(w, block).map_err(crate::wire::mux::to_io)?;
                         }
@@ -321,7 +325,9 @@ pub fn send_files<R: Read, W: Write>(
                     Ok(())
                 },
             )
-            .map_err(Error::from)?
+            .map_err(Error::from)?;
+            read_ok = !win.read_error;
+            ms
         };
         tokens::write_end(w)?;
         let mut sum = [0u8; 32];
