@@ -189,7 +189,7 @@ pub fn server_options(o: &Options, am_sender: bool) -> Vec<String> {
             args.push("--existing".into());
         }
     }
-    if o.mkpath {
+    if o.mkpath && am_sender {
         args.push("--mkpath".into());
     }
     args
