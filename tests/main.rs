@@ -7,6 +7,8 @@
 //! it with `GENSYNC_UNDER_TEST=/usr/bin/rsync`: every test must pass then.
 
 mod cli;
+mod golden;
+mod interop;
 mod layering;
 mod local_diff;
 mod tree;

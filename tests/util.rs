@@ -101,6 +101,18 @@ pub struct RunOpts {
 /// Run `prog args...` in `cwd`, capturing everything. Output is decoded
 /// lossily: names in the trees are mostly UTF-8 and rsync escapes the rest.
 pub fn run<S: AsRef<OsStr>>(prog: &Path, args: &[S], cwd: &Path, opts: &RunOpts) -> Output {
+    run_with_timeout(prog, args, cwd, opts, RUN_TIMEOUT)
+}
+
+/// `run` with a caller-chosen timeout: suites with many short runs use a
+/// tighter one so that a hang costs seconds, not minutes, per cell.
+pub fn run_with_timeout<S: AsRef<OsStr>>(
+    prog: &Path,
+    args: &[S],
+    cwd: &Path,
+    opts: &RunOpts,
+    timeout: Duration,
+) -> Output {
     let mut cmd = Command::new(prog);
     cmd.args(args)
         .current_dir(cwd)
@@ -147,7 +159,7 @@ pub fn run<S: AsRef<OsStr>>(prog: &Path, args: &[S], cwd: &Path, opts: &RunOpts)
                 use std::os::unix::process::ExitStatusExt;
                 break st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
             }
-            None if start.elapsed() > RUN_TIMEOUT => {
+            None if start.elapsed() > timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
                 break -1;

@@ -31,7 +31,7 @@ pub enum DelError {
 }
 
 /// A directory's entries sorted as the file list would be (get_dirlist()).
-fn sorted_dirlist(dir: &Path) -> io::Result<Vec<(Vec<u8>, u32)>> {
+fn sorted_dirlist(dir: &Path, protocol: u32) -> io::Result<Vec<(Vec<u8>, u32)>> {
     let mut v = Vec::new();
     for ent in fs::read_dir(dir)? {
         let ent = ent?;
@@ -42,7 +42,7 @@ fn sorted_dirlist(dir: &Path) -> io::Result<Vec<(Vec<u8>, u32)>> {
             Err(e) => return Err(e),
         }
     }
-    v.sort_by_cached_key(|(n, m)| sort_key(n, m & 0o170000 == S_IFDIR, 32));
+    v.sort_by_cached_key(|(n, m)| sort_key(n, m & 0o170000 == S_IFDIR, protocol));
     Ok(v)
 }
 
@@ -54,10 +54,11 @@ pub fn delete_in_dir(
     prefix: &[u8],
     keep: &HashSet<&[u8]>,
     dry_run: bool,
+    protocol: u32,
     on_delete: &mut dyn FnMut(Deleted),
     on_error: &mut dyn FnMut(DelError),
 ) -> io::Result<()> {
-    let list = sorted_dirlist(dir)?;
+    let list = sorted_dirlist(dir, protocol)?;
     for (name, mode) in list.iter().rev() {
         if keep.contains(name.as_slice()) {
             continue;
@@ -65,7 +66,7 @@ pub fn delete_in_dir(
         let mut rel = prefix.to_vec();
         rel.extend_from_slice(name);
         let path = dir.join(std::ffi::OsStr::from_bytes(name));
-        delete_item(&path, &rel, *mode, dry_run, on_delete, on_error);
+        delete_item(&path, &rel, *mode, dry_run, protocol, on_delete, on_error);
     }
     Ok(())
 }
@@ -76,20 +77,21 @@ pub fn delete_item(
     rel: &[u8],
     mode: u32,
     dry_run: bool,
+    protocol: u32,
     on_delete: &mut dyn FnMut(Deleted),
     on_error: &mut dyn FnMut(DelError),
 ) -> bool {
     let is_dir = FileType::from_mode(mode) == Some(FileType::Dir);
     if is_dir {
         let mut ok = true;
-        match sorted_dirlist(path) {
+        match sorted_dirlist(path, protocol) {
             Ok(list) => {
                 for (name, m) in list.iter().rev() {
                     let mut r = rel.to_vec();
                     r.push(b'/');
                     r.extend_from_slice(name);
                     let p = path.join(std::ffi::OsStr::from_bytes(name));
-                    ok &= delete_item(&p, &r, *m, dry_run, on_delete, on_error);
+                    ok &= delete_item(&p, &r, *m, dry_run, protocol, on_delete, on_error);
                 }
             }
             Err(err) => {

@@ -137,7 +137,7 @@ pub fn format_item(
         .unwrap_or(0);
     item.itemize = itemize::ItemizeOpts {
         preserve_mtimes: cfg.preserve_times,
-        receiver_symlink_times: true,
+        receiver_symlink_times: cfg.receiver_symlink_times,
         sending: !cfg.local_server && op.starts_with('s'),
     };
     let mut line = out_format::format_item(fmt, &item);

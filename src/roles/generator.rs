@@ -482,6 +482,7 @@ impl<'a, W: Write> Generator<'a, W> {
             &prefix,
             &keep,
             dry,
+            self.ctx.protocol(),
             &mut |d: Deleted| deleted.push((d.name.to_vec(), d.mode)),
             &mut |e| errors.push(e),
         );
@@ -584,6 +585,7 @@ impl<'a, W: Write> Generator<'a, W> {
             name,
             mode,
             self.ctx.opts.dry_run,
+            self.ctx.protocol(),
             &mut |d: Deleted| {
                 if d.name != name {
                     inner.push((d.name.to_vec(), d.mode));
@@ -661,6 +663,10 @@ impl<'a, W: Write> Generator<'a, W> {
                 self.codec.write(self.w, ndx)?;
             }
             write_shortint(self.w, iflags as u16)?;
+        } else if send && ndx >= 0 && !self.ctx.am_server && self.ctx.out.has_i > 0 {
+            // Below protocol 29 nothing but transfers travels: a client
+            // generator logs its own items (generator.c itemize()).
+            self.ctx.out.log_item(&self.ctx.log, file, iflags, None);
         }
         Ok(())
     }
@@ -1238,7 +1244,17 @@ impl<'a, W: Write> Generator<'a, W> {
             return;
         }
         if let Ok(m) = fs::symlink_metadata(&p) {
-            if m.is_dir() && (m.mtime() != e.mtime || m.mtime_nsec() as u32 != e.mtime_nsec) {
+            // generator.c touch_up_dirs() uses mtime_differs(): the
+            // --modify-window comparison, so a peer that sends no
+            // nanoseconds (protocol < 31) leaves an equal-second time alone.
+            let differs = !same_time(
+                m.mtime(),
+                m.mtime_nsec() as u32,
+                e.mtime,
+                e.mtime_nsec,
+                self.ctx.opts.modify_window,
+            );
+            if m.is_dir() && differs {
                 let _ = set_file_attrs(&p, e, Some(&m), &self.attr, true);
             }
         }
@@ -1261,7 +1277,7 @@ fn atomic_symlink(target: &[u8], path: &Path, existing: Option<&fs::Metadata>) -
         None => std::os::unix::fs::symlink(t, path),
         Some(m) if m.is_dir() => {
             let mut errs = Vec::new();
-            delete_item(path, b"", m.mode(), false, &mut |_| {}, &mut |e| {
+            delete_item(path, b"", m.mode(), false, 32, &mut |_| {}, &mut |e| {
                 errs.push(e)
             });
             std::os::unix::fs::symlink(t, path)

@@ -31,6 +31,10 @@ pub struct OutputCfg {
     pub am_sender: bool,
     /// Local copy: transfers always show '>' (log.c local_server).
     pub local_server: bool,
+    /// The receiver can set symlink times (compat.c receiver_symlink_times);
+    /// a sender learns it from CF_SYMLINK_TIMES, so below protocol 30 a
+    /// symlink's time change shows as `T`.
+    pub receiver_symlink_times: bool,
     pub preserve_times: bool,
     pub omit_dir_times: bool,
     pub human: u8,
@@ -50,6 +54,7 @@ impl OutputCfg {
             omit_dir_times: opts.omit_dir_times,
             human: opts.human_readable,
             info_nonreg: if opts.quiet { 0 } else { 1 },
+            receiver_symlink_times: true,
             ..OutputCfg::default()
         };
         if v >= 1 {

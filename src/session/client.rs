@@ -237,7 +237,14 @@ pub fn run_remote(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult,
     let res = (|| {
         let neg = setup_protocol(&mut rsock, &mut wsock, &opts, false, None)?;
         let ctx = Ctx {
-            out: Arc::new(OutputCfg::new(&opts, false, am_sender)),
+            out: Arc::new({
+                let mut c = OutputCfg::new(&opts, false, am_sender);
+                if am_sender {
+                    c.receiver_symlink_times =
+                        neg.compat_flags & crate::wire::CF_SYMLINK_TIMES != 0;
+                }
+                c
+            }),
             opts: opts.clone(),
             log: Logger {
                 prog: opts.program_name.clone(),

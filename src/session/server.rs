@@ -44,6 +44,16 @@ pub fn run_server(opts: Options) -> ExitCode {
     ) else {
         return ExitCode::IPC;
     };
+    // A client may hand us non-blocking descriptors (rsync's own client
+    // does); our I/O is blocking, so clear O_NONBLOCK first.
+    for fd in [&stdin, &stdout] {
+        use nix::fcntl::{fcntl, FcntlArg, OFlag};
+        use std::os::fd::AsRawFd;
+        if let Ok(fl) = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL) {
+            let fl = OFlag::from_bits_truncate(fl) & !OFlag::O_NONBLOCK;
+            let _ = fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(fl));
+        }
+    }
     let mut stdin = std::fs::File::from(stdin);
     let mut stdout = std::fs::File::from(stdout);
     let client_info = opts

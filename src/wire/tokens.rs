@@ -3,7 +3,7 @@
 //!
 //! Literal: int32 n > 0 then n bytes. Block match: int32 -(i + 1). End: 0.
 
-use super::int::{read_buf, read_int, write_int};
+use super::int::{read_int, write_int};
 use crate::error::{Error, Result};
 use std::io::{Read, Write};
 
@@ -49,8 +49,13 @@ pub fn read_token<R: Read + ?Sized>(r: &mut R, buf: &mut Vec<u8>) -> Result<Recv
     if n > MAX_LITERAL {
         return Err(Error::protocol(format!("invalid literal length {n}")));
     }
-    buf.resize(n as usize, 0);
-    read_buf(r, buf)?;
+    // Grow the buffer only as data actually arrives, so a bogus length
+    // costs nothing before the stream runs dry.
+    buf.clear();
+    let got = r.take(n as u64).read_to_end(buf)?;
+    if got < n as usize {
+        return Err(Error::stream("connection unexpectedly closed"));
+    }
     Ok(RecvToken::Literal(n as usize))
 }
 

@@ -1,0 +1,479 @@
+//! Differential interop matrix over a remote shell. Every cell runs one
+//! scenario twice on fresh copies of the same fixture: first real rsync on
+//! both ends (the oracle), then the pairing under test, and requires the same
+//! resulting tree, exit code and normalised client stdout/stderr (with the
+//! tolerance rules of `local_diff`).
+//!
+//! The remote shell is `compat/tools/lsh`, which runs the "remote" command on
+//! this machine, so `localhost:/abs/path` names a directory of the copy.
+//!
+//! Axes: pairing (gensync client with an rsync server, rsync client with a
+//! gensync server, gensync on both ends) x direction (push, pull) x option set
+//! make one #[test] each; every test loops over the protocol versions 32..27
+//! (forced with `--protocol` on the client, for the oracle too) and reports
+//! all failing protocols at once.
+//!
+//! With `GENSYNC_UNDER_TEST=/usr/bin/rsync` every pairing degenerates to
+//! rsync <-> rsync and every cell must pass, expected failures included.
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::local_diff::Scenario;
+use crate::tree::{self, Profile};
+use crate::util::{self, Norm, Output, RunOpts};
+
+const LSH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/compat/tools/lsh");
+
+/// 32 is the default: it is run without `--protocol` so that the normal
+/// version negotiation is exercised too.
+const PROTOCOLS: [u32; 6] = [32, 31, 30, 29, 28, 27];
+
+/// Each cell transfers a small tree (one file of a few MiB at most); a run
+/// that takes longer than this has hung, and should fail its cell quickly
+/// rather than hold up the whole matrix for the default two minutes.
+const CELL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Cells that fail because gensync lacks a feature, not because of a bug:
+/// (test name, protocol, text the failure report must contain, reason).
+/// Such a cell must still fail, and fail that way: a cell that starts
+/// passing (or fails differently) fails its test, so that this table is
+/// kept honest. Not consulted when the binary under test is real rsync.
+const EXPECTED_FAILURES: &[(&str, u32, &str, &str)] = &[];
+
+/// The pairing under test, named by the end(s) gensync plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GensyncEnd {
+    /// gensync runs the client, rsync is started as the server.
+    Client,
+    /// rsync runs the client and starts gensync as the server.
+    Server,
+    /// gensync on both ends.
+    Both,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direction {
+    /// `src/ localhost:/abs/dst/`: the client sends.
+    Push,
+    /// `localhost:/abs/src/ dst/`: the client receives.
+    Pull,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OptSet {
+    /// `-a -i` into a missing destination.
+    Archive,
+    /// `-a -i --delete` over a destination with extra files and directories.
+    Delete,
+    /// `-a -i --no-whole-file` over an older, edited destination that
+    /// includes a few-MiB file with small edits: the delta path on the wire.
+    NoWholeFile,
+    /// `-a -n -i` over an older destination: itemizing without transfer.
+    DryRun,
+    /// `-av --stats` over an older destination: totals and the stats block.
+    Stats,
+}
+
+impl OptSet {
+    fn name(self) -> &'static str {
+        match self {
+            OptSet::Archive => "archive",
+            OptSet::Delete => "delete",
+            OptSet::NoWholeFile => "no_whole_file",
+            OptSet::DryRun => "dry_run",
+            OptSet::Stats => "stats",
+        }
+    }
+
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            OptSet::Archive => &["-a", "-i"],
+            OptSet::Delete => &["-a", "-i", "--delete"],
+            OptSet::NoWholeFile => &["-a", "-i", "--no-whole-file"],
+            OptSet::DryRun => &["-a", "-n", "-i"],
+            OptSet::Stats => &["-av", "--stats"],
+        }
+    }
+
+    /// The fixture, seeded by the option set only, so every pairing and
+    /// direction of one option set sees the same tree: a failure that shows
+    /// in one pairing only can be compared with the others directly.
+    fn scenario(self) -> Scenario {
+        // A few dozen entries, every kind (devices, FIFOs, sockets, symlinks,
+        // hard links, odd names): small enough that 360 transfers fit the
+        // time budget, varied enough to exercise the whole file-list codec.
+        let prof = Profile {
+            files: 12,
+            max_size: 48 << 10,
+            exotic: true,
+        };
+        let scn = Scenario::new(&format!("interop_{}", self.name())).src_with(&prof);
+        match self {
+            OptSet::Archive => scn,
+            OptSet::Delete | OptSet::DryRun => scn.dst_mutated(),
+            OptSet::NoWholeFile | OptSet::Stats => scn.dst_mutated().with(add_big_file),
+        }
+    }
+}
+
+/// A 3 MiB file in `src/` and, in `dst/`, an older copy with a few small
+/// edits, one insertion (shifting later blocks off their alignment) and a
+/// shorter tail, so the delta has matched blocks as well as literal data.
+fn add_big_file(setup: &Path) {
+    let mut rng = tree::Rng::new(3);
+    let mut data = rng.content(3 << 20);
+    fs::write(setup.join("src/big.bin"), &data).unwrap();
+    for at in [10_000usize, 1 << 20, 2 << 20] {
+        data[at..at + 200].copy_from_slice(&rng.bytes(200));
+    }
+    data.splice(1_500_000..1_500_000, rng.bytes(77));
+    data.truncate((3 << 20) - 5000);
+    fs::write(setup.join("dst/big.bin"), &data).unwrap();
+    let set = |p: &str, secs: i64, nsec: u32| {
+        let t = filetime::FileTime::from_unix_time(secs, nsec);
+        filetime::set_file_mtime(setup.join(p), t).unwrap();
+    };
+    set("src/big.bin", 1_300_000_000, 123_456_789);
+    set("dst/big.bin", 1_200_000_000, 5);
+    // Adding the file stamped both directories with "now"; put fixed times
+    // back (the values matter only in being fixed).
+    set("src", 1_100_000_000, 0);
+    set("dst", 1_000_000_000, 0);
+}
+
+/// One run of a cell: the command (for the report), what it printed (raw and
+/// normalised), and the resulting tree.
+struct Run {
+    cmdline: String,
+    out: Output,
+    norm_stdout: String,
+    norm_stderr: String,
+    snap: tree::Snapshot,
+}
+
+/// How a cell is run: what to pass, and what to hide from the comparison.
+#[derive(Clone, Copy)]
+struct CellCfg {
+    dir: Direction,
+    opts: OptSet,
+    proto: u32,
+    /// Hide the `File list size` stat; see `masks_flist_size`.
+    mask_flist_size: bool,
+}
+
+/// `File list size` as printed by the receiving client is not a size: it is
+/// how many bytes (multiplex headers included) the receiver happened to read
+/// from the socket while it was inside its file-list reader, so it depends on
+/// how the sender cut its output into frames and writes. In particular, with
+/// an incremental list, sub-lists that arrive in one read together with file
+/// data are not counted at all. Sender byte totals are still compared (with
+/// the usual tolerance); only this stat is hidden, and only in the cells
+/// where the receiving client reads a list written by gensync.
+fn masks_flist_size(pairing: GensyncEnd, dir: Direction, opts: OptSet) -> bool {
+    opts == OptSet::Stats
+        && dir == Direction::Pull
+        && matches!(pairing, GensyncEnd::Server | GensyncEnd::Both)
+}
+
+fn mask_flist_size(text: &str) -> String {
+    text.split('\n')
+        .map(|l| {
+            if l.starts_with("File list size: ") {
+                "File list size: N"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Copy the fixture to `<scenario>/<label>` and run `client` there with
+/// `server` as the remote rsync.
+fn run_copy(scn: &Scenario, label: &str, (client, server): (&Path, &Path), c: CellCfg) -> Run {
+    let CellCfg {
+        dir, opts, proto, ..
+    } = c;
+    let root = scn.setup().parent().unwrap().join(label);
+    fs::create_dir(&root).unwrap();
+    util::copy_tree(&scn.setup(), &root);
+    let mut args: Vec<String> = opts.args().iter().map(|s| s.to_string()).collect();
+    if proto != PROTOCOLS[0] {
+        args.push(format!("--protocol={proto}"));
+    }
+    args.push("-e".into());
+    args.push(LSH.into());
+    args.push(format!("--rsync-path={}", server.display()));
+    let r = root.display();
+    match dir {
+        Direction::Push => {
+            args.push("src/".into());
+            args.push(format!("localhost:{r}/dst/"));
+        }
+        Direction::Pull => {
+            args.push(format!("localhost:{r}/src/"));
+            args.push("dst/".into());
+        }
+    }
+    let out = util::run_with_timeout(client, &args, &root, &RunOpts::default(), CELL_TIMEOUT);
+    let mut roots = vec![root.to_string_lossy().into_owned()];
+    if let Ok(c) = root.canonicalize() {
+        roots.push(c.to_string_lossy().into_owned());
+    }
+    let norm = Norm {
+        roots,
+        mask_totals: false,
+    };
+    let mut norm_stdout = util::normalize(&out.stdout, &norm);
+    if c.mask_flist_size {
+        norm_stdout = mask_flist_size(&norm_stdout);
+    }
+    Run {
+        cmdline: format!("(cd {r} && {} {})", client.display(), args.join(" ")),
+        norm_stdout,
+        norm_stderr: util::normalize(&out.stderr, &norm),
+        snap: tree::snapshot(&root),
+        out,
+    }
+}
+
+/// Why two runs differ, or `None` when they match; the same rules as
+/// `local_diff` (totals tolerance, interleaving classes when `unordered_ok`).
+fn compare(exp: &Run, act: &Run, unordered_ok: bool) -> Option<String> {
+    let mut msg = String::new();
+    if exp.out.code != act.out.code {
+        msg += &format!("exit code: rsync {} vs {}\n", exp.out.code, act.out.code);
+    }
+    let same = |e: &str, a: &str| {
+        util::texts_equivalent(e, a) || util::same_interleaving_class(e, a, unordered_ok)
+    };
+    if !same(&exp.norm_stdout, &act.norm_stdout) {
+        msg += &format!(
+            "stdout differs (normalised):\n{}",
+            util::text_diff(&exp.norm_stdout, &act.norm_stdout)
+        );
+    }
+    if !same(&exp.norm_stderr, &act.norm_stderr) {
+        msg += &format!(
+            "stderr differs (normalised):\n{}",
+            util::text_diff(&exp.norm_stderr, &act.norm_stderr)
+        );
+    }
+    let td = tree::diff(&exp.snap, &act.snap);
+    if !td.is_empty() {
+        msg += "resulting trees differ:\n";
+        for l in td.iter().take(40) {
+            msg += &format!("  {l}\n");
+        }
+        if td.len() > 40 {
+            msg += &format!("  ... and {} more\n", td.len() - 40);
+        }
+    }
+    (!msg.is_empty()).then_some(msg)
+}
+
+/// One cell: the oracle, the pairing under test, and (only when they differ
+/// in output text alone) up to three more oracle runs to tell rsync's own
+/// nondeterminism from a bug, exactly as `local_diff::differential` does.
+/// Returns the failure report, or `None` when the cell passes.
+fn cell(
+    scn: &Scenario,
+    (up, ut): (&Path, &Path),
+    pairing: GensyncEnd,
+    c: CellCfg,
+) -> Option<String> {
+    let proto = c.proto;
+    let pair = match pairing {
+        GensyncEnd::Client => (ut, up),
+        GensyncEnd::Server => (up, ut),
+        GensyncEnd::Both => (ut, ut),
+    };
+    let exp = run_copy(scn, &format!("p{proto}-rsync"), (up, up), c);
+    // Every scenario is a successful transfer with itemized or verbose
+    // output; an oracle that fails or prints nothing means the harness (the
+    // remote shell, a path) is broken, and would let any pairing "match".
+    assert!(
+        exp.out.code == 0 && !exp.out.stdout.is_empty(),
+        "harness: oracle run failed: {}\nexit {}\nstdout:\n{}stderr:\n{}",
+        exp.cmdline,
+        exp.out.code,
+        exp.out.stdout,
+        exp.out.stderr
+    );
+    let act = run_copy(scn, &format!("p{proto}-test"), pair, c);
+    let first = compare(&exp, &act, false)?;
+    let mut nondeterministic = false;
+    // Trees and exit codes of rsync have proven deterministic; only its
+    // output text varies, so re-running rsync for anything else is pointless.
+    let reruns = if exp.out.code == act.out.code && tree::diff(&exp.snap, &act.snap).is_empty() {
+        3
+    } else {
+        0
+    };
+    for i in 0..reruns {
+        let again = run_copy(scn, &format!("p{proto}-rsync{i}"), (up, up), c);
+        // A rerun that matches shows the first difference was rsync's own
+        // variation: the cell passes.
+        compare(&again, &act, false)?;
+        if compare(&exp, &again, false).is_some() {
+            nondeterministic = true;
+            break;
+        }
+    }
+    if nondeterministic && compare(&exp, &act, true).is_none() {
+        return None;
+    }
+    Some(format!(
+        "protocol {proto}: differs from rsync{}\n  oracle: {}\n  tested: {}\n{first}\
+         --- rsync (raw) exit {}\nstdout:\n{}stderr:\n{}--- tested (raw) exit {}\nstdout:\n{}\
+         stderr:\n{}",
+        if nondeterministic {
+            " (rsync itself varied between runs)"
+        } else {
+            ""
+        },
+        exp.cmdline,
+        act.cmdline,
+        exp.out.code,
+        exp.out.stdout,
+        exp.out.stderr,
+        act.out.code,
+        act.out.stdout,
+        act.out.stderr,
+    ))
+}
+
+/// Run every protocol of one (pairing, direction, option set) and fail with
+/// the reports of all cells that did not behave as expected.
+fn matrix(name: &str, pairing: GensyncEnd, dir: Direction, opts: OptSet) {
+    let up = crate::upstream_or_skip!(name);
+    let ut = util::under_test();
+    let check_table = util::under_test_is_gensync();
+    let scn = opts.scenario();
+    let mut failures = Vec::new();
+    for proto in PROTOCOLS {
+        let c = CellCfg {
+            dir,
+            opts,
+            proto,
+            mask_flist_size: masks_flist_size(pairing, dir, opts),
+        };
+        let report = cell(&scn, (&up, &ut), pairing, c);
+        let expected = EXPECTED_FAILURES
+            .iter()
+            .find(|(n, p, _, _)| check_table && *n == name && *p == proto);
+        match (report, expected) {
+            (None, None) => {}
+            (Some(r), None) => failures.push(r),
+            (None, Some((_, _, _, why))) => failures.push(format!(
+                "protocol {proto}: listed in EXPECTED_FAILURES ({why}) but now passes: \
+                 remove it from the table"
+            )),
+            (Some(r), Some((_, _, symptom, why))) if !r.contains(symptom) => {
+                failures.push(format!(
+                    "protocol {proto}: listed in EXPECTED_FAILURES ({why}) but fails \
+                     without {symptom:?}:\n{r}"
+                ))
+            }
+            (Some(_), Some(_)) => {}
+        }
+    }
+    if failures.is_empty() {
+        return;
+    }
+    // The scenario's directory goes away with the test; keep a copy of the
+    // fixture so that the reported commands can be replayed by hand.
+    let kept = std::env::temp_dir().join("gensync-interop-kept").join(name);
+    let _ = fs::remove_dir_all(&kept);
+    fs::create_dir_all(&kept).unwrap();
+    util::copy_tree(&scn.setup(), &kept);
+    panic!(
+        "{name}: {} of {} protocols failed\n\
+         To replay a command: copy {} to a new directory, and run it there with that \
+         directory in place of the one in the command.\n{}",
+        failures.len(),
+        PROTOCOLS.len(),
+        kept.display(),
+        failures.join("\n")
+    );
+}
+
+/// `interop_test!(name, pairing, direction, option set)`: one #[test].
+macro_rules! interop_test {
+    ($name:ident, $pairing:ident, $dir:ident, $opts:ident) => {
+        #[test]
+        fn $name() {
+            matrix(
+                stringify!($name),
+                GensyncEnd::$pairing,
+                Direction::$dir,
+                OptSet::$opts,
+            );
+        }
+    };
+}
+
+interop_test!(interop_gensync_client_push_archive, Client, Push, Archive);
+interop_test!(interop_gensync_client_push_delete, Client, Push, Delete);
+interop_test!(
+    interop_gensync_client_push_no_whole_file,
+    Client,
+    Push,
+    NoWholeFile
+);
+interop_test!(interop_gensync_client_push_dry_run, Client, Push, DryRun);
+interop_test!(interop_gensync_client_push_stats, Client, Push, Stats);
+interop_test!(interop_gensync_client_pull_archive, Client, Pull, Archive);
+interop_test!(interop_gensync_client_pull_delete, Client, Pull, Delete);
+interop_test!(
+    interop_gensync_client_pull_no_whole_file,
+    Client,
+    Pull,
+    NoWholeFile
+);
+interop_test!(interop_gensync_client_pull_dry_run, Client, Pull, DryRun);
+interop_test!(interop_gensync_client_pull_stats, Client, Pull, Stats);
+
+interop_test!(interop_gensync_server_push_archive, Server, Push, Archive);
+interop_test!(interop_gensync_server_push_delete, Server, Push, Delete);
+interop_test!(
+    interop_gensync_server_push_no_whole_file,
+    Server,
+    Push,
+    NoWholeFile
+);
+interop_test!(interop_gensync_server_push_dry_run, Server, Push, DryRun);
+interop_test!(interop_gensync_server_push_stats, Server, Push, Stats);
+interop_test!(interop_gensync_server_pull_archive, Server, Pull, Archive);
+interop_test!(interop_gensync_server_pull_delete, Server, Pull, Delete);
+interop_test!(
+    interop_gensync_server_pull_no_whole_file,
+    Server,
+    Pull,
+    NoWholeFile
+);
+interop_test!(interop_gensync_server_pull_dry_run, Server, Pull, DryRun);
+interop_test!(interop_gensync_server_pull_stats, Server, Pull, Stats);
+
+interop_test!(interop_gensync_both_push_archive, Both, Push, Archive);
+interop_test!(interop_gensync_both_push_delete, Both, Push, Delete);
+interop_test!(
+    interop_gensync_both_push_no_whole_file,
+    Both,
+    Push,
+    NoWholeFile
+);
+interop_test!(interop_gensync_both_push_dry_run, Both, Push, DryRun);
+interop_test!(interop_gensync_both_push_stats, Both, Push, Stats);
+interop_test!(interop_gensync_both_pull_archive, Both, Pull, Archive);
+interop_test!(interop_gensync_both_pull_delete, Both, Pull, Delete);
+interop_test!(
+    interop_gensync_both_pull_no_whole_file,
+    Both,
+    Pull,
+    NoWholeFile
+);
+interop_test!(interop_gensync_both_pull_dry_run, Both, Pull, DryRun);
+interop_test!(interop_gensync_both_pull_stats, Both, Pull, Stats);
