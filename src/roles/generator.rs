@@ -539,15 +539,15 @@ impl<'a, W: Write> Generator<'a, W> {
             Some(t) if t.is_special() => self.del_stats.specials += 1,
             _ => self.del_stats.files += 1,
         }
-        if self.ctx.am_server {
-            if self.proto() >= 29 {
-                let mut payload = name.to_vec();
-                if mode & S_IFMT == S_IFDIR {
-                    payload.push(0);
-                }
-                self.w.send_msg(MsgCode::Deleted, &payload)?;
+        if self.ctx.am_server && self.proto() >= 29 {
+            let mut payload = name.to_vec();
+            if mode & S_IFMT == S_IFDIR {
+                payload.push(0);
             }
+            self.w.send_msg(MsgCode::Deleted, &payload)?;
         } else {
+            // A client, or an old-protocol server, formats the line itself
+            // (log.c log_delete()); a server's line travels as MSG_INFO.
             self.ctx.out.log_delete(&self.ctx.log, name, mode);
         }
         Ok(())
@@ -947,6 +947,18 @@ impl<'a, W: Write> Generator<'a, W> {
         )
     }
 
+    /// Below protocol 29 no itemize notices travel, so the generator names
+    /// what it creates itself (recv_generator() `rprintf(code, ...)`), when
+    /// it is a server or a client that is not itemizing.
+    fn name_line(&self, line: &str) {
+        if self.proto() < 29
+            && self.ctx.out.info_name >= 1
+            && (self.ctx.am_server || self.ctx.out.has_i == 0)
+        {
+            self.log(LogCode::Info, line);
+        }
+    }
+
     /// rsync.c set_file_attrs() with ATTRS_REPORT: at -vv, when not
     /// itemizing, say whether an unchanged item was touched.
     fn report_attrs(&self, file: &FileEntry, updated: u32) {
@@ -1080,10 +1092,25 @@ impl<'a, W: Write> Generator<'a, W> {
                 }
             }
         }
-        if !opts.dry_run {
-            if let Err(e) = set_file_attrs(&fname, &file, st.as_ref(), &self.attr, false) {
-                self.attr_error(&fname, e);
+        let attrs = if opts.dry_run {
+            Ok(1)
+        } else {
+            set_file_attrs(
+                &fname,
+                &file,
+                if created_early { None } else { st.as_ref() },
+                &self.attr,
+                false,
+            )
+        };
+        match attrs {
+            Ok(u) if u != 0 => {
+                self.name_line(&format!("{}/\n", crate::report::safe_name(&file.name)))
             }
+            Ok(_) => {}
+            Err(e) => self.attr_error(&fname, e),
+        }
+        if !opts.dry_run {
             // Keep the directory writable while filling it; touch_up_dirs()
             // restores the real mode at the end.
             if !self.attr.am_root && file.mode & 0o700 != 0o700 {
@@ -1149,6 +1176,11 @@ impl<'a, W: Write> Generator<'a, W> {
         } else {
             None
         };
+        self.name_line(&format!(
+            "{} -> {}\n",
+            crate::report::safe_name(&file.name),
+            crate::report::safe_name(&target)
+        ));
         self.itemize(
             file,
             ndx,
@@ -1221,6 +1253,7 @@ impl<'a, W: Write> Generator<'a, W> {
             }
         }
         let st_for_item = if stype == ftype { st.as_ref() } else { None };
+        self.name_line(&format!("{}\n", crate::report::safe_name(&file.name)));
         self.itemize(
             file,
             ndx,
