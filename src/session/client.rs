@@ -239,10 +239,14 @@ pub fn run_remote(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult,
         let ctx = Ctx {
             out: Arc::new({
                 let mut c = OutputCfg::new(&opts, false, am_sender);
-                if am_sender {
-                    c.receiver_symlink_times =
-                        neg.compat_flags & crate::wire::CF_SYMLINK_TIMES != 0;
-                }
+                // A sender learns it from CF_SYMLINK_TIMES (protocol >= 30);
+                // observed from rsync 3.5.0: a receiving client shows `t`
+                // from protocol 29 up and `T` below.
+                c.receiver_symlink_times = if am_sender {
+                    neg.compat_flags & crate::wire::CF_SYMLINK_TIMES != 0
+                } else {
+                    neg.protocol >= 29
+                };
                 c
             }),
             opts: opts.clone(),

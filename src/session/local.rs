@@ -115,7 +115,8 @@ pub fn run_local(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, 
         let neg = setup_protocol(&mut rsock, &mut wsock, &opts, false, None)?;
         let mut out_cfg = OutputCfg::new(&opts, false, true);
         out_cfg.local_server = true;
-        out_cfg.receiver_symlink_times = neg.compat_flags & crate::wire::CF_SYMLINK_TIMES != 0;
+        out_cfg.receiver_symlink_times =
+            neg.protocol >= 30 && neg.compat_flags & crate::wire::CF_SYMLINK_TIMES != 0;
         let ctx = Ctx {
             out: Arc::new(out_cfg),
             opts: opts.clone(),
