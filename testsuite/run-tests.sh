@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --all-targets --release -- -D warnings
-cargo test --release
+cargo test --release --all-targets
