@@ -43,7 +43,7 @@ pub fn exit_line(prog: &str, code: ExitCode, who: &str) -> String {
 
 pub fn run(args: Vec<OsString>) -> ExitCode {
     let prog = program_name(args.first());
-    crate::session::signals::install();
+    crate::session::signals::install_for(&prog);
     let action = match parse_args(args.get(1..).unwrap_or(&[]), &prog) {
         Ok(a) => a,
         Err(e) => {

@@ -7,6 +7,14 @@
 use crate::error::ExitCode;
 use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
 
+/// The name messages use; set once at startup.
+static PROG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+pub fn install_for(prog: &str) {
+    let _ = PROG.set(prog.to_string());
+    install();
+}
+
 pub fn install() {
     let mut set = SigSet::empty();
     set.add(Signal::SIGINT);
@@ -18,6 +26,15 @@ pub fn install() {
     std::thread::spawn(move || {
         if set.wait().is_ok() {
             crate::fsops::tempfile::cleanup_all();
+            let prog = PROG.get().map(String::as_str).unwrap_or("gensync");
+            eprint!(
+                "{}",
+                crate::report::messages::exit_line(
+                    prog,
+                    ExitCode::SIGNAL,
+                    crate::report::messages::Who::Client
+                )
+            );
             std::process::exit(ExitCode::SIGNAL.0);
         }
     });
