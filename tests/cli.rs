@@ -173,3 +173,80 @@ fn refused_option_is_named() {
         "a refused run must not transfer"
     );
 }
+
+/// An interrupted transfer leaves no temporary file and no half-written
+/// destination, and ends with rsync's code 20 (SIGINT). The same holds for
+/// real rsync, which this test also accepts as the binary under test.
+#[test]
+fn interrupt_leaves_no_partial_files() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let mut f = std::fs::File::create(src.join("big")).unwrap();
+    // Incompressible enough and large enough to still be copying at the signal.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut block = vec![0u8; 1 << 20];
+    for _ in 0..256 {
+        for b in block.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        f.write_all(&block).unwrap();
+    }
+    drop(f);
+    let mut child = std::process::Command::new(util::under_test())
+        .args(["-a", "src/", "dst/"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the transfer has started writing, then interrupt it.
+    let dst = dir.path().join("dst");
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(20) {
+        let writing = std::fs::read_dir(&dst)
+            .map(|rd| {
+                rd.flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with(".big"))
+            })
+            .unwrap_or(false);
+        if writing {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let names: Vec<String> = std::fs::read_dir(&dst)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    if status.code() == Some(0) {
+        // Finished before the signal: then the copy must be complete.
+        assert_eq!(std::fs::metadata(dst.join("big")).unwrap().len(), 256 << 20);
+        return;
+    }
+    assert_eq!(status.code(), Some(20), "exit status after SIGINT");
+    assert!(
+        names.iter().all(|n| !n.starts_with(".big")),
+        "temp file left: {names:?}"
+    );
+    if let Ok(m) = std::fs::metadata(dst.join("big")) {
+        assert_eq!(
+            m.len(),
+            256 << 20,
+            "a destination file must never be partial"
+        );
+    }
+}
