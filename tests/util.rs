@@ -441,6 +441,7 @@ fn message_line(line: &str) -> bool {
         || line.starts_with("cannot delete")
         || line.starts_with("IO error encountered")
         || line.ends_with(" is uptodate")
+        || line.starts_with("delta-transmission ")
 }
 
 /// Same lines, same order within each class (the sender's lines, the

@@ -79,6 +79,7 @@ fn run_client(opts: Options) -> ExitCode {
         return ExitCode::SYNTAX;
     }
     let start = now_secs();
+    crate::fsops::tempfile::set_keep_partial(opts.partial);
     let out = Arc::new(ClientOut::default());
     let opts = Arc::new(opts);
     let remote = opts.operands.iter().any(|a| {
@@ -124,6 +125,9 @@ fn run_client(opts: Options) -> ExitCode {
             )
         }
         Err(e) => {
+            // A fatal error leaves no temp files behind (or, with
+            // --partial, keeps what arrived), as upstream's exit_cleanup().
+            crate::fsops::tempfile::cleanup_all();
             print_error(&prog, &e);
             if e.quiet {
                 return e.code;

@@ -5,17 +5,25 @@
 //! verified, given its metadata, then renamed over NAME. Every live temp file
 //! is registered so that a signal or a fatal error removes it.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-static LIVE: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+/// Live temp files and the destination each one stands for.
+static LIVE: Mutex<Option<HashMap<PathBuf, PathBuf>>> = Mutex::new(None);
 static COUNTER: AtomicU64 = AtomicU64::new(0);
+/// `--partial`: an interrupted file is kept under its destination name
+/// instead of being removed (receiver.c / cleanup.c keep_partial).
+static KEEP_PARTIAL: AtomicBool = AtomicBool::new(false);
+
+pub fn set_keep_partial(on: bool) {
+    KEEP_PARTIAL.store(on, Ordering::Relaxed);
+}
 
 /// Longest temp name we build (NAME_MAX); longer names are shortened.
 const NAME_MAX: usize = 255;
@@ -46,7 +54,7 @@ pub fn create_temp(dest: &Path) -> io::Result<(File, PathBuf)> {
             .open(&path)
         {
             Ok(f) => {
-                register(&path);
+                register(&path, dest);
                 return Ok((f, path));
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -55,9 +63,9 @@ pub fn create_temp(dest: &Path) -> io::Result<(File, PathBuf)> {
     }
 }
 
-fn register(p: &Path) {
+fn register(p: &Path, dest: &Path) {
     let mut g = LIVE.lock().unwrap_or_else(|e| e.into_inner());
-    g.get_or_insert_with(HashSet::new).insert(p.to_path_buf());
+    g.get_or_insert_with(HashMap::new).insert(p.to_path_buf(), dest.to_path_buf());
 }
 
 /// The temp file was renamed into place or removed: stop tracking it.
@@ -74,12 +82,19 @@ pub fn discard(p: &Path) {
     forget(p);
 }
 
-/// Remove every live temp file (signal or fatal error).
+/// Deal with every live temp file after a signal or a fatal error: remove
+/// it, or with `--partial` move what arrived into place (only if anything
+/// did, as upstream keeps only a non-empty partial file).
 pub fn cleanup_all() {
     let mut g = LIVE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(s) = g.take() {
-        for p in s {
-            let _ = std::fs::remove_file(p);
+        let keep = KEEP_PARTIAL.load(Ordering::Relaxed);
+        for (tmp, dest) in s {
+            let has_data = std::fs::metadata(&tmp).map(|m| m.len() > 0).unwrap_or(false);
+            if keep && has_data && std::fs::rename(&tmp, &dest).is_ok() {
+                continue;
+            }
+            let _ = std::fs::remove_file(tmp);
         }
     }
 }

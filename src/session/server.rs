@@ -120,6 +120,7 @@ pub fn run_server(opts: Options) -> ExitCode {
             )
         }
         Err(e) => {
+            crate::fsops::tempfile::cleanup_all();
             if !e.quiet {
                 // Errors go to our stderr, which the remote shell relays
                 // (the --stderr=errors default of 3.2.3+).
