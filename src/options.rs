@@ -44,6 +44,8 @@ pub struct Options {
     pub omit_dir_times: bool,
     pub one_file_system: u8,
     pub mkpath: bool,
+    /// `--no-inc-recursive` turns incremental recursion off (default on).
+    pub inc_recursive: bool,
 
     // --- quick check ---
     pub checksum: bool,
@@ -117,6 +119,7 @@ impl Default for Options {
             omit_dir_times: false,
             one_file_system: 0,
             mkpath: false,
+            inc_recursive: true,
             checksum: false,
             size_only: false,
             ignore_times: false,

@@ -168,6 +168,8 @@ impl Builder {
             OptId::PartialProgress => (o.partial, o.progress) = (true, true),
             OptId::Progress => o.progress = true,
             OptId::NoProgress => o.progress = false,
+            OptId::IncRecursive => o.inc_recursive = true,
+            OptId::NoIncRecursive => o.inc_recursive = false,
             OptId::Partial => o.partial = true,
             OptId::NoPartial => o.partial = false,
             OptId::OutFormat => o.out_format = Some(string_value(row, value)?),

@@ -552,7 +552,6 @@ mod tests {
             (&["--old-compress", "a", "b"][..], "--old-compress"),
             (&["--new-compress", "a", "b"][..], "--new-compress"),
             (&["--timeout=10", "a", "b"][..], "--timeout"),
-            (&["--no-i-r", "a", "b"][..], "--no-i-r"),
             (&["--info=progress2", "a", "b"][..], "--info"),
         ] {
             let e = err(args);

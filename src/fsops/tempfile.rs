@@ -65,7 +65,8 @@ pub fn create_temp(dest: &Path) -> io::Result<(File, PathBuf)> {
 
 fn register(p: &Path, dest: &Path) {
     let mut g = LIVE.lock().unwrap_or_else(|e| e.into_inner());
-    g.get_or_insert_with(HashMap::new).insert(p.to_path_buf(), dest.to_path_buf());
+    g.get_or_insert_with(HashMap::new)
+        .insert(p.to_path_buf(), dest.to_path_buf());
 }
 
 /// The temp file was renamed into place or removed: stop tracking it.
@@ -90,7 +91,9 @@ pub fn cleanup_all() {
     if let Some(s) = g.take() {
         let keep = KEEP_PARTIAL.load(Ordering::Relaxed);
         for (tmp, dest) in s {
-            let has_data = std::fs::metadata(&tmp).map(|m| m.len() > 0).unwrap_or(false);
+            let has_data = std::fs::metadata(&tmp)
+                .map(|m| m.len() > 0)
+                .unwrap_or(false);
             if keep && has_data && std::fs::rename(&tmp, &dest).is_ok() {
                 continue;
             }

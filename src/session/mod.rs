@@ -28,6 +28,7 @@ pub const CLIENT_INFO_LETTERS: &str = "LfxCIvu";
 pub fn allow_inc_recurse(opts: &Options, am_sender: bool) -> bool {
     use crate::options::DeleteMode;
     opts.recursive
+        && opts.inc_recursive
         && (am_sender || !matches!(opts.delete_mode, DeleteMode::Before | DeleteMode::After))
 }
 
