@@ -33,6 +33,8 @@ pub struct Options {
     pub recursive: bool,
     /// `-d`/`--dirs` (xfer_dirs).
     pub dirs: bool,
+    /// `-d` given without `-r` (upstream xfer_dirs == 2).
+    pub dirs_explicit: bool,
     pub links: bool,
     pub perms: bool,
     pub times: bool,
@@ -108,6 +110,7 @@ impl Default for Options {
         Options {
             recursive: false,
             dirs: false,
+            dirs_explicit: false,
             links: false,
             perms: false,
             times: false,

@@ -11,5 +11,6 @@ mod golden;
 mod interop;
 mod layering;
 mod local_diff;
+mod server_args;
 mod tree;
 mod util;

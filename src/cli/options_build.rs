@@ -228,6 +228,9 @@ impl Builder {
             o.list_only = true;
         }
         o.dirs = o.recursive || self.xfer_dirs.unwrap_or(o.list_only);
+        // options.c keeps xfer_dirs == 2 for an explicit -d without -r, and
+        // then always forwards `d` to the server.
+        o.dirs_explicit = !o.recursive && self.xfer_dirs == Some(true);
 
         let whens = usize::from(self.delete_before)
             + usize::from(self.delete_during > 0)

@@ -64,7 +64,7 @@ pub fn server_options(o: &Options, am_sender: bool) -> Vec<String> {
     if o.links {
         f.push('l');
     }
-    if o.dirs && !o.recursive && (o.list_only || (o.deleting() && am_sender)) {
+    if o.dirs_explicit || (o.dirs && !o.recursive && (o.list_only || (o.deleting() && am_sender))) {
         f.push('d');
     }
     if am_sender && o.omit_dir_times {
