@@ -25,6 +25,12 @@ pub fn set_keep_partial(on: bool) {
     KEEP_PARTIAL.store(on, Ordering::Relaxed);
 }
 
+/// Our pid, looked up once rather than per file.
+fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 /// Longest temp name we build (NAME_MAX); longer names are shortened.
 const NAME_MAX: usize = 255;
 
@@ -37,10 +43,7 @@ pub fn create_temp(dest: &Path) -> io::Result<(File, PathBuf)> {
         .unwrap_or_default();
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let suffix = format!(
-            ".{:06}",
-            (n ^ (std::process::id() as u64 * 7919)) % 1_000_000
-        );
+        let suffix = format!(".{:06}", (n ^ (pid() as u64 * 7919)) % 1_000_000);
         let mut name = b".".to_vec();
         let room = NAME_MAX - 1 - suffix.len();
         name.extend_from_slice(&base[..base.len().min(room)]);

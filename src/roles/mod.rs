@@ -23,8 +23,8 @@ use crate::wire::int::read_varint_bounded;
 use crate::wire::mux::{MsgCode, MsgHandler};
 use crate::wire::ndx::{NdxCodec, NDX_DEL_STATS, NDX_DONE};
 use std::io::Read;
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 pub use logging::OutputCfg;
 
@@ -33,17 +33,11 @@ pub use logging::OutputCfg;
 pub struct Shared {
     /// io_error bits (IOERR_*) seen so far.
     pub io_error: AtomicU32,
-    /// Exit code the peer announced with MSG_ERROR_EXIT (-1: none).
-    pub peer_error_exit: AtomicI32,
-    /// Deletion counts learned from NDX_DEL_STATS (files, dirs, links, devs, specials).
-    pub del_stats: Mutex<[i64; 5]>,
 }
 
 impl Shared {
     pub fn new() -> Arc<Shared> {
-        let s = Shared::default();
-        s.peer_error_exit.store(-1, Ordering::Relaxed);
-        Arc::new(s)
+        Arc::new(Shared::default())
     }
     pub fn add_io_error(&self, bits: u32) {
         self.io_error
@@ -66,6 +60,38 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The client's context once the handshake is done (local copy or
+    /// remote shell alike).
+    pub fn client(
+        opts: Arc<Options>,
+        neg: Negotiated,
+        out: Arc<crate::report::ClientOut>,
+        am_sender: bool,
+        local_server: bool,
+    ) -> Ctx {
+        let mut cfg = OutputCfg::new(&opts, false, am_sender);
+        cfg.local_server = local_server;
+        // A sender learns whether the receiver sets symlink times from
+        // CF_SYMLINK_TIMES (protocol >= 30); a receiving client shows `t`
+        // from protocol 29 up and `T` below, as rsync 3.5.0 does.
+        cfg.receiver_symlink_times = if am_sender {
+            neg.compat_flags & crate::wire::CF_SYMLINK_TIMES != 0
+        } else {
+            neg.protocol >= 29
+        };
+        Ctx {
+            out: Arc::new(cfg),
+            log: Logger {
+                prog: opts.program_name.clone(),
+                sink: crate::report::LogSink::Local(out),
+            },
+            opts,
+            am_server: false,
+            shared: Shared::new(),
+            neg,
+        }
+    }
+
     pub fn protocol(&self) -> u32 {
         self.neg.protocol
     }
@@ -112,7 +138,6 @@ pub fn client_msg_handler(ctx: &Ctx) -> MsgHandler {
                 } else {
                     0
                 };
-                shared.peer_error_exit.store(c, Ordering::Relaxed);
                 return Err(Error::quiet(ExitCode(c)));
             }
             MsgCode::Noop | MsgCode::Success | MsgCode::NoSend | MsgCode::IoTimeout => {}
@@ -134,18 +159,12 @@ pub fn client_msg_handler(ctx: &Ctx) -> MsgHandler {
 pub fn read_ndx_skip_del_stats<R: Read + ?Sized>(
     r: &mut R,
     codec: &mut NdxCodec,
-    shared: &Shared,
     mut on_del_stats: impl FnMut([i64; 5]) -> Result<()>,
 ) -> Result<i32> {
     loop {
         let ndx = codec.read(r)?;
         if ndx == NDX_DEL_STATS {
-            let mut v = [0i64; 5];
-            for slot in v.iter_mut() {
-                *slot = read_varint_bounded(r, 0, 1 << 28, "deleted-file count")? as i64;
-            }
-            *shared.del_stats.lock().unwrap_or_else(|e| e.into_inner()) = v;
-            on_del_stats(v)?;
+            on_del_stats(read_del_stats(r)?)?;
             continue;
         }
         if ndx < 0 && ndx != NDX_DONE {
@@ -153,6 +172,16 @@ pub fn read_ndx_skip_del_stats<R: Read + ?Sized>(
         }
         return Ok(ndx);
     }
+}
+
+/// The five counts after NDX_DEL_STATS (main.c read_del_stats()), each
+/// bounded as 3.5.0 bounds them.
+pub fn read_del_stats<R: Read + ?Sized>(r: &mut R) -> Result<[i64; 5]> {
+    let mut v = [0i64; 5];
+    for slot in v.iter_mut() {
+        *slot = read_varint_bounded(r, 0, 1 << 28, "deleted-file count")? as i64;
+    }
+    Ok(v)
 }
 
 /// Add deletion counts to the totals.

@@ -19,7 +19,6 @@ use crate::fsops::tempfile;
 use crate::fsops::{set_file_attrs, AttrOpts};
 use crate::report::stats::Stats;
 use crate::report::LogCode;
-use crate::wire::int::read_varint_bounded;
 use crate::wire::item;
 use crate::wire::mux::DemuxReader;
 use crate::wire::ndx::{NdxCodec, NDX_DEL_STATS, NDX_DONE, NDX_FLIST_EOF, NDX_FLIST_OFFSET};
@@ -87,16 +86,7 @@ impl<'a> Receiver<'a> {
                 return Ok(ndx);
             }
             if ndx == NDX_DEL_STATS && self.ctx.protocol() >= 31 {
-                let mut v = [0i64; 5];
-                for slot in v.iter_mut() {
-                    *slot = read_varint_bounded(r, 0, 1 << 28, "deleted-file count")? as i64;
-                }
-                *self
-                    .ctx
-                    .shared
-                    .del_stats
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = v;
+                let v = super::read_del_stats(r)?;
                 apply_del_stats(&mut self.stats, v);
                 continue;
             }
@@ -236,7 +226,12 @@ impl<'a> Receiver<'a> {
         head: &SumHead,
         buf: &mut Vec<u8>,
     ) -> Result<Outcome> {
-        let dest_st = fs::symlink_metadata(fname).ok().filter(|m| m.is_file());
+        // Without -p the new mode depends on what is there now.
+        let dest_st = if self.ctx.opts.perms {
+            None
+        } else {
+            fs::symlink_metadata(fname).ok().filter(|m| m.is_file())
+        };
         let basis = if head.count > 0 {
             File::open(fname).ok()
         } else {

@@ -151,10 +151,9 @@ pub fn send_files<R: Read, W: Write>(
             w.flush()?;
         }
         let am_server = ctx.am_server;
-        let shared = ctx.shared.clone();
         let ndx = {
             let mut echo: Vec<[i64; 5]> = Vec::new();
-            let ndx = read_ndx_skip_del_stats(r, rcodec, &shared, |v| {
+            let ndx = read_ndx_skip_del_stats(r, rcodec, |v| {
                 echo.push(v);
                 Ok(())
             })?;
@@ -428,14 +427,13 @@ pub fn read_final_goodbye<R: Read, W: Write>(
         read: rcodec,
         write: wcodec,
     } = codecs;
-    let shared = ctx.shared.clone();
     let am_server = ctx.am_server;
     let read_one = |r: &mut R, w: &mut MuxWriter<W>, rc: &mut NdxCodec, wc: &mut NdxCodec| {
         if proto < 29 {
             return read_int(r);
         }
         let mut echo = Vec::new();
-        let ndx = read_ndx_skip_del_stats(r, rc, &shared, |v| {
+        let ndx = read_ndx_skip_del_stats(r, rc, |v| {
             echo.push(v);
             Ok(())
         })?;

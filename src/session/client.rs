@@ -7,8 +7,8 @@ use super::setup_protocol;
 use super::transfer::{run_receiver, run_sender, RunResult};
 use crate::error::{Error, ExitCode, Result};
 use crate::options::Options;
-use crate::report::{ClientOut, LogSink, Logger};
-use crate::roles::{client_msg_handler, Ctx, OutputCfg, Shared};
+use crate::report::ClientOut;
+use crate::roles::{client_msg_handler, Ctx};
 use crate::wire::mux::{DemuxReader, MuxWriter};
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -236,28 +236,7 @@ pub fn run_remote(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult,
     let mut rsock = child.stdout.take().expect("piped stdout");
     let res = (|| {
         let neg = setup_protocol(&mut rsock, &mut wsock, &opts, false, None)?;
-        let ctx = Ctx {
-            out: Arc::new({
-                let mut c = OutputCfg::new(&opts, false, am_sender);
-                // A sender learns it from CF_SYMLINK_TIMES (protocol >= 30);
-                // observed from rsync 3.5.0: a receiving client shows `t`
-                // from protocol 29 up and `T` below.
-                c.receiver_symlink_times = if am_sender {
-                    neg.compat_flags & crate::wire::CF_SYMLINK_TIMES != 0
-                } else {
-                    neg.protocol >= 29
-                };
-                c
-            }),
-            opts: opts.clone(),
-            log: Logger {
-                prog: opts.program_name.clone(),
-                sink: LogSink::Local(out.clone()),
-            },
-            am_server: false,
-            shared: Shared::new(),
-            neg,
-        };
+        let ctx = Ctx::client(opts.clone(), neg, out.clone(), am_sender, false);
         let mut w = MuxWriter::new(wsock);
         if ctx.protocol() >= 30 {
             w.start_mux()?;

@@ -113,21 +113,7 @@ pub fn run_local(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, 
         let mut rsock = a.try_clone()?;
         let mut wsock = a.try_clone()?;
         let neg = setup_protocol(&mut rsock, &mut wsock, &opts, false, None)?;
-        let mut out_cfg = OutputCfg::new(&opts, false, true);
-        out_cfg.local_server = true;
-        out_cfg.receiver_symlink_times =
-            neg.protocol >= 30 && neg.compat_flags & crate::wire::CF_SYMLINK_TIMES != 0;
-        let ctx = Ctx {
-            out: Arc::new(out_cfg),
-            opts: opts.clone(),
-            log: Logger {
-                prog: opts.program_name.clone(),
-                sink: LogSink::Local(out.clone()),
-            },
-            am_server: false,
-            shared: Shared::new(),
-            neg,
-        };
+        let ctx = Ctx::client(opts.clone(), neg, out.clone(), true, true);
         let mut w = MuxWriter::new(wsock);
         if ctx.protocol() >= 30 {
             w.start_mux()?;
