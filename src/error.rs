@@ -182,6 +182,10 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The message of a peer that went away; the client adds the byte count
+/// and the role when it prints it (io.c whine_about_eof()).
+pub const CONNECTION_CLOSED: &str = "connection unexpectedly closed";
+
 impl From<io::Error> for Error {
     /// An I/O error on a protocol stream. EOF is "connection unexpectedly
     /// closed"; everything else is a stream error too (code 12).
@@ -194,8 +198,15 @@ impl From<io::Error> for Error {
             }
             return Error::stream("error in rsync protocol data stream");
         }
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            Error::stream("connection unexpectedly closed")
+        // A peer that went away shows up as EOF on a read or EPIPE/ECONNRESET
+        // on a write; upstream reports all of them as the closed connection.
+        if matches!(
+            e.kind(),
+            io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionReset
+        ) {
+            Error::stream(CONNECTION_CLOSED)
         } else {
             Error::stream(format!("error in rsync protocol data stream: {e}"))
         }

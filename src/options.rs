@@ -94,6 +94,16 @@ pub struct Options {
     pub rsh: Option<String>,
     pub rsync_path: Option<String>,
     pub blocking_io: bool,
+    /// `--old-args` count (0 = modern quoting; 2+ = no quoting at all).
+    pub old_args: u8,
+    /// `-s`: the remote arguments travel over the connection, not the shell.
+    pub protect_args: bool,
+    /// `--timeout`: seconds of silence before giving up (0 = never).
+    pub timeout: u32,
+    /// `--contimeout`: seconds to wait for a daemon connection.
+    pub contimeout: u32,
+    /// `-M`: extra words for the remote side's command line.
+    pub remote_options: Vec<String>,
     pub server: bool,
     pub sender: bool,
     pub daemon: bool,
@@ -151,6 +161,11 @@ impl Default for Options {
             rsh: None,
             rsync_path: None,
             blocking_io: false,
+            old_args: 0,
+            protect_args: false,
+            timeout: 0,
+            contimeout: 0,
+            remote_options: Vec::new(),
             server: false,
             sender: false,
             daemon: false,

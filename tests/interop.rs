@@ -74,6 +74,16 @@ enum OptSet {
     DryRun,
     /// `-av --stats` over an older destination: totals and the stats block.
     Stats,
+    /// `-a -c -i` over an older destination: whole-file checksums in the
+    /// file list decide what is sent.
+    Checksum,
+    /// `-a -i -s` into a missing destination: the arguments travel over the
+    /// connection instead of the remote shell's command line.
+    Secluded,
+    /// `-a -i --timeout=20 -M--omit-dir-times` over an older destination:
+    /// the timeout is forwarded (and keep-alives may flow), and a `-M` word
+    /// changes what the server does.
+    RemoteOpts,
 }
 
 impl OptSet {
@@ -84,6 +94,9 @@ impl OptSet {
             OptSet::NoWholeFile => "no_whole_file",
             OptSet::DryRun => "dry_run",
             OptSet::Stats => "stats",
+            OptSet::Checksum => "checksum",
+            OptSet::Secluded => "secluded",
+            OptSet::RemoteOpts => "remote_opts",
         }
     }
 
@@ -94,6 +107,9 @@ impl OptSet {
             OptSet::NoWholeFile => &["-a", "-i", "--no-whole-file"],
             OptSet::DryRun => &["-a", "-n", "-i"],
             OptSet::Stats => &["-av", "--stats"],
+            OptSet::Checksum => &["-a", "-c", "-i"],
+            OptSet::Secluded => &["-a", "-i", "-s"],
+            OptSet::RemoteOpts => &["-a", "-i", "--timeout=20", "-M--omit-dir-times"],
         }
     }
 
@@ -111,8 +127,10 @@ impl OptSet {
         };
         let scn = Scenario::new(&format!("interop_{}", self.name())).src_with(&prof);
         match self {
-            OptSet::Archive => scn,
-            OptSet::Delete | OptSet::DryRun => scn.dst_mutated(),
+            OptSet::Archive | OptSet::Secluded => scn,
+            OptSet::Delete | OptSet::DryRun | OptSet::Checksum | OptSet::RemoteOpts => {
+                scn.dst_mutated()
+            }
             OptSet::NoWholeFile | OptSet::Stats => scn.dst_mutated().with(add_big_file),
         }
     }
@@ -409,15 +427,35 @@ macro_rules! interop_test {
     ($name:ident, $pairing:ident, $dir:ident, $opts:ident) => {
         #[test]
         fn $name() {
-            matrix(
-                stringify!($name),
-                GensyncEnd::$pairing,
-                Direction::$dir,
-                OptSet::$opts,
-            );
+            let path = module_path!();
+            let name = match path.rsplit_once("::") {
+                Some((_, m)) if m != "interop" => format!("{m}_{}", stringify!($name)),
+                _ => stringify!($name).to_string(),
+            };
+            matrix(&name, GensyncEnd::$pairing, Direction::$dir, OptSet::$opts);
         }
     };
 }
+
+/// `interop_set!(module, option set)`: the six tests of one option set,
+/// one per (pairing, direction), in a module named after the set.
+macro_rules! interop_set {
+    ($module:ident, $opts:ident) => {
+        mod $module {
+            use super::*;
+            interop_test!(gensync_client_push, Client, Push, $opts);
+            interop_test!(gensync_client_pull, Client, Pull, $opts);
+            interop_test!(gensync_server_push, Server, Push, $opts);
+            interop_test!(gensync_server_pull, Server, Pull, $opts);
+            interop_test!(gensync_both_push, Both, Push, $opts);
+            interop_test!(gensync_both_pull, Both, Pull, $opts);
+        }
+    };
+}
+
+interop_set!(checksum, Checksum);
+interop_set!(secluded, Secluded);
+interop_set!(remote_opts, RemoteOpts);
 
 interop_test!(interop_gensync_client_push_archive, Client, Push, Archive);
 interop_test!(interop_gensync_client_push_delete, Client, Push, Delete);

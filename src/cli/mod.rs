@@ -55,6 +55,22 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             return e.code;
         }
     };
+    let action = match action {
+        Action::Run(opts) if opts.server && opts.protect_args => {
+            match read_secluded_args().and_then(|words| {
+                let mut all: Vec<OsString> = args.get(1..).unwrap_or(&[]).to_vec();
+                all.extend(words.into_iter().skip(1));
+                parse_args(&all, &prog)
+            }) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprint!("{prog}: {}\n{}", e.msg, exit_line(&prog, e.code, "server"));
+                    return e.code;
+                }
+            }
+        }
+        other => other,
+    };
     match action {
         Action::Help => {
             print!("{}", help::help_text(&prog));
@@ -65,6 +81,44 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             ExitCode::OK
         }
         Action::Run(opts) => run_client(*opts),
+    }
+}
+
+/// `-s` on a server: the rest of the arguments arrive on stdin, each ended
+/// by a NUL, the list by an empty one (io.c read_args()). Read a byte at a
+/// time so no protocol data after the list is consumed.
+fn read_secluded_args() -> crate::Result<Vec<OsString>> {
+    use std::os::unix::ffi::OsStringExt;
+    const MAX_WORD: usize = 4096;
+    const MAX_WORDS: usize = 100_000;
+    use std::os::fd::AsFd;
+    // Not std's Stdin: its buffer would swallow the protocol bytes behind
+    // the list.
+    let mut stdin = std::fs::File::from(std::io::stdin().as_fd().try_clone_to_owned()?);
+    let mut words = Vec::new();
+    let mut word = Vec::new();
+    loop {
+        let mut b = [0u8; 1];
+        match std::io::Read::read(&mut stdin, &mut b) {
+            Ok(0) => return Err(Error::stream(crate::error::CONNECTION_CLOSED)),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        }
+        if b[0] != 0 {
+            if word.len() >= MAX_WORD {
+                return Err(Error::protocol("secluded argument too long"));
+            }
+            word.push(b[0]);
+            continue;
+        }
+        if word.is_empty() {
+            return Ok(words);
+        }
+        if words.len() >= MAX_WORDS {
+            return Err(Error::protocol("too many secluded arguments"));
+        }
+        words.push(OsString::from_vec(std::mem::take(&mut word)));
     }
 }
 
@@ -147,7 +201,17 @@ fn print_error(prog: &str, e: &Error) {
         return;
     }
     let _ = std::io::stdout().flush();
-    if e.msg.starts_with(prog) || e.msg.starts_with("ERROR") {
+    if e.bare {
+        eprintln!("{}", e.msg);
+    } else if e.msg == crate::error::CONNECTION_CLOSED {
+        let who = session::liveness::role();
+        eprintln!(
+            "{prog}: {} ({} bytes received so far) [{}]",
+            e.msg,
+            crate::report::numbers::human_num(session::liveness::bytes_received() as i64, 1),
+            who.as_str()
+        );
+    } else if e.msg.starts_with(prog) || e.msg.starts_with("ERROR") {
         eprintln!("{}", e.msg);
     } else {
         eprintln!("{prog}: {}", e.msg);

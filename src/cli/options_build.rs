@@ -48,6 +48,10 @@ pub(crate) struct Builder {
     /// would, but used as given by `-B` to pick its ceiling.
     protocol: Option<i32>,
     version_count: u32,
+    /// `--old-args` / `--no-old-args`; None = decided by RSYNC_OLD_ARGS.
+    old_args: Option<u8>,
+    /// `-s` / `--no-s`; None = decided by RSYNC_PROTECT_ARGS.
+    protect_args: Option<bool>,
 }
 
 impl Builder {
@@ -65,6 +69,8 @@ impl Builder {
             delete_after: false,
             protocol: None,
             version_count: 0,
+            old_args: None,
+            protect_args: None,
         }
     }
 
@@ -184,6 +190,24 @@ impl Builder {
             OptId::NoMkpath => o.mkpath = false,
             OptId::BlockingIo => o.blocking_io = true,
             OptId::NoBlockingIo => o.blocking_io = false,
+            OptId::OldArgs => self.old_args = Some(self.old_args.unwrap_or(0).saturating_add(1)),
+            OptId::NoOldArgs => self.old_args = Some(0),
+            OptId::SecludedArgs => self.protect_args = Some(true),
+            OptId::NoSecludedArgs => self.protect_args = Some(false),
+            // A negative timeout means none (io.c set_io_timeout()).
+            OptId::Timeout => o.timeout = int_value(value).max(0) as u32,
+            OptId::NoTimeout => o.timeout = 0,
+            OptId::ConTimeout => o.contimeout = int_value(value).max(0) as u32,
+            OptId::NoConTimeout => o.contimeout = 0,
+            OptId::RemoteOption => {
+                let arg = string_value(row, value)?;
+                if !arg.starts_with('-') {
+                    return Err(Error::syntax(format!(
+                        "Remote option must start with a dash: {arg}"
+                    )));
+                }
+                o.remote_options.push(arg);
+            }
             OptId::Protocol => self.protocol = Some(int_value(value)),
             OptId::ChecksumSeed => {
                 // A seed of 0 asks for the default time-based seed.
@@ -213,6 +237,7 @@ impl Builder {
             return Ok(Action::Version);
         }
         self.check_checksum_choice()?;
+        self.settle_arg_style()?;
         // The old meaning of -h survives when it is the only word.
         if self.o.human_readable > 1 && nargs == 1 && !self.o.server {
             return Ok(Action::Help);
@@ -280,6 +305,45 @@ impl Builder {
         Ok(Action::Run(Box::new(o)))
     }
 
+    /// options.c: `--old-args` and `-s` exclude each other; without either,
+    /// RSYNC_OLD_ARGS and then RSYNC_PROTECT_ARGS decide (client side only).
+    fn settle_arg_style(&mut self) -> crate::Result<()> {
+        let env_num = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| atoi(&v))
+        };
+        let server = self.o.server;
+        let mut protect = self.protect_args;
+        let old = match self.old_args {
+            None => match env_num("RSYNC_OLD_ARGS") {
+                Some(n) if !server && protect != Some(true) => {
+                    protect = Some(false);
+                    n.clamp(0, 255) as u8
+                }
+                _ => 0,
+            },
+            Some(n) => {
+                if n > 0 {
+                    if protect == Some(true) {
+                        return Err(Error::syntax("--secluded-args conflicts with --old-args."));
+                    }
+                    protect = Some(false);
+                }
+                n
+            }
+        };
+        let protect = match protect {
+            Some(p) => p,
+            None if server => false,
+            None => env_num("RSYNC_PROTECT_ARGS").is_some_and(|n| n != 0),
+        };
+        self.o.old_args = old;
+        self.o.protect_args = protect;
+        Ok(())
+    }
+
     /// `--checksum-choice=XFER[,FILE]`: every name must be known; "auto" (or
     /// "auto,auto") is the same as not giving the option; a transfer checksum
     /// of "none" forces whole-file copies.
@@ -332,6 +396,22 @@ fn string_value(row: &OptRow, value: OptValue) -> crate::Result<String> {
         }),
         other => unreachable!("string option given {other:?}"),
     }
+}
+
+/// C's atoi(): optional sign and leading digits; anything else is 0.
+fn atoi(s: &str) -> i32 {
+    let t = s.trim_start();
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let mut n: i64 = 0;
+    for b in digits.bytes().take_while(u8::is_ascii_digit) {
+        n = (n * 10 + i64::from(b - b'0')).min(i64::from(i32::MAX) + 1);
+    }
+    let n = if neg { -n } else { n };
+    n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
 fn int_value(value: OptValue) -> i32 {

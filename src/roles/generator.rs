@@ -184,6 +184,12 @@ impl<'a, W: Write> Generator<'a, W> {
     /// Drain receiver events without blocking; forward queued messages.
     fn poll_events(&mut self, block: bool) -> Result<()> {
         drain_msgs(self.w, self.msgs)?;
+        // Sifting through up-to-date files or waiting on the receiver sends
+        // nothing; an empty data frame tells the sender we are alive
+        // (io.c maybe_send_keepalive()).
+        if crate::session::liveness::keepalive_due() {
+            self.w.send_keepalive()?;
+        }
         if block {
             // About to wait for the receiver: like upstream's perform_io(),
             // write out what is pending first.

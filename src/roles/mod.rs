@@ -140,7 +140,12 @@ pub fn client_msg_handler(ctx: &Ctx) -> MsgHandler {
                 };
                 return Err(Error::quiet(ExitCode(c)));
             }
-            MsgCode::Noop | MsgCode::Success | MsgCode::NoSend | MsgCode::IoTimeout => {}
+            MsgCode::IoTimeout => {
+                // Length checked by the demuxer (4 bytes).
+                let v = i32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]);
+                crate::session::liveness::peer_timeout(v);
+            }
+            MsgCode::Noop | MsgCode::Success | MsgCode::NoSend => {}
             other => {
                 return Err(Error::stream(format!(
                     "unexpected tag {} [{}]",

@@ -2,11 +2,13 @@
 //! -> roles (upstream: main.c start_client(), do_cmd(), client_run();
 //! pipe.c piped_child()).
 
-use super::server_args::{safe_arg, server_options};
+use super::liveness::{self, Clocked};
+use super::server_args::{safe_arg, server_options, ArgKind};
 use super::setup_protocol;
 use super::transfer::{run_receiver, run_sender, RunResult};
 use crate::error::{Error, ExitCode, Result};
 use crate::options::Options;
+use crate::report::messages::Who;
 use crate::report::ClientOut;
 use crate::roles::{client_msg_handler, Ctx};
 use crate::wire::mux::{DemuxReader, MuxWriter};
@@ -107,13 +109,21 @@ pub fn split_rsh(cmd: &str) -> Result<Vec<String>> {
     Ok(words)
 }
 
+/// The remote-shell command, and with `-s` the words that travel over the
+/// connection instead (main.c do_cmd(), rsync.c send_protected_args()).
+pub struct RemoteCommand {
+    pub argv: Vec<OsString>,
+    /// NUL-terminated on the wire, "rsync" first, then a lone NUL.
+    pub secluded: Option<Vec<Vec<u8>>>,
+}
+
 /// Build the full remote-shell argv (do_cmd()).
 pub fn remote_argv(
     o: &Options,
     spec: &RemoteSpec,
     am_sender: bool,
     paths: &[Vec<u8>],
-) -> Result<Vec<OsString>> {
+) -> Result<RemoteCommand> {
     let rsh = o
         .rsh
         .clone()
@@ -134,14 +144,36 @@ pub fn remote_argv(
             .unwrap_or_else(|| "rsync".to_string())
             .into(),
     );
-    for a in server_options(o, am_sender) {
-        argv.push(a.into());
-    }
-    argv.push(".".into());
+    let (args, split) = server_options(o, am_sender);
+    let mut words: Vec<Vec<u8>> = args.into_iter().map(String::into_bytes).collect();
+    words.push(b".".to_vec());
     for p in paths {
-        argv.push(OsString::from_vec(safe_arg(None, p, am_sender)));
+        words.push(safe_arg(ArgKind::File, p, o, am_sender));
     }
-    Ok(argv)
+    let secluded = split.map(|k| {
+        let mut tail = vec![b"rsync".to_vec()];
+        // An empty word would end the list early; upstream sends ".".
+        tail.extend(
+            words
+                .drain(k..)
+                .map(|w| if w.is_empty() { b".".to_vec() } else { w }),
+        );
+        tail
+    });
+    argv.extend(words.into_iter().map(OsString::from_vec));
+    Ok(RemoteCommand { argv, secluded })
+}
+
+/// Send the secluded arguments ahead of the protocol.
+fn send_secluded_args<W: std::io::Write>(w: &mut W, words: &[Vec<u8>]) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    for word in words {
+        buf.extend_from_slice(word);
+        buf.push(0);
+    }
+    buf.push(0);
+    w.write_all(&buf)?;
+    w.flush()
 }
 
 /// Wait for the remote shell; its status (main.c wait_process_with_flush()).
@@ -216,7 +248,7 @@ pub fn run_remote(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult,
             "The source and destination cannot both be remote.",
         ));
     }
-    let argv = remote_argv(&opts, &spec, am_sender, &remote_paths)?;
+    let RemoteCommand { argv, secluded } = remote_argv(&opts, &spec, am_sender, &remote_paths)?;
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
         .stdin(Stdio::piped())
@@ -232,9 +264,18 @@ pub fn run_remote(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult,
                 ),
             )
         })?;
-    let mut wsock = child.stdin.take().expect("piped stdin");
-    let mut rsock = child.stdout.take().expect("piped stdout");
+    let mut wsock = Clocked(child.stdin.take().expect("piped stdin"));
+    let mut rsock = Clocked(child.stdout.take().expect("piped stdout"));
+    liveness::set_role(if am_sender {
+        Who::Sender
+    } else {
+        Who::PreforkReceiver
+    });
+    liveness::start(opts.timeout);
     let res = (|| {
+        if let Some(words) = &secluded {
+            send_secluded_args(&mut wsock, words)?;
+        }
         let neg = setup_protocol(&mut rsock, &mut wsock, &opts, false, None)?;
         let ctx = Ctx::client(opts.clone(), neg, out.clone(), am_sender, false);
         let mut w = MuxWriter::new(wsock);

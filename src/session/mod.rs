@@ -6,6 +6,7 @@
 //! [`Negotiated`], fixes every protocol-visible choice for the roles.
 
 pub mod client;
+pub mod liveness;
 pub mod local;
 pub mod server;
 pub mod server_args;
@@ -72,14 +73,21 @@ impl Negotiated {
 
 /// Exchange protocol versions; both sides write first, then read.
 pub fn exchange_version<R: Read, W: Write>(r: &mut R, w: &mut W, ours: u32) -> Result<u32> {
-    write_int(w, ours as i32)?;
-    w.flush()?;
-    let remote = read_int(r)?;
+    // Read the peer's word even when ours could not be written: a shell
+    // that printed garbage and quit explains itself better than EPIPE.
+    let sent = write_int(w, ours as i32).and_then(|()| Ok(w.flush()?));
+    let remote = match read_int(r) {
+        Ok(v) => v,
+        Err(e) => return Err(sent.err().unwrap_or(e)),
+    };
     if !(20..=40).contains(&remote) {
-        return Err(Error::protocol(format!(
-            "protocol version mismatch -- is your shell clean?\n(see the rsync manpage's description of the --protocol option)\nremote protocol version {remote} is not supported"
-        )));
+        // Usually a login script printing text ahead of the protocol.
+        return Err(Error::bare(
+            ExitCode::PROTOCOL,
+            "protocol version mismatch -- is your shell clean?\n(see the rsync manpage for an explanation)",
+        ));
     }
+    sent?;
     let remote = remote as u32;
     if remote < MIN_PROTOCOL_VERSION {
         return Err(Error::protocol(format!(

@@ -2,10 +2,12 @@
 //! stdout (upstream: main.c start_server(), do_server_sender(),
 //! do_server_recv()).
 
+use super::liveness::{self, Clocked};
 use super::setup_protocol;
 use super::transfer::{run_receiver, run_sender};
 use crate::error::{Error, ExitCode, Result};
 use crate::options::Options;
+use crate::report::messages::Who;
 use crate::report::{LogCode, LogSink, Logger};
 use crate::roles::{Ctx, OutputCfg, Shared};
 use crate::wire::int::read_int;
@@ -54,8 +56,14 @@ pub fn run_server(opts: Options) -> ExitCode {
             let _ = fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(fl));
         }
     }
-    let mut stdin = std::fs::File::from(stdin);
-    let mut stdout = std::fs::File::from(stdout);
+    let mut stdin = Clocked(std::fs::File::from(stdin));
+    let mut stdout = Clocked(std::fs::File::from(stdout));
+    liveness::set_role(if opts.sender {
+        Who::Sender
+    } else {
+        Who::Receiver
+    });
+    liveness::start(opts.timeout);
     let client_info = opts
         .rsh
         .clone()

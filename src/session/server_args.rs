@@ -12,19 +12,38 @@ use crate::options::{DeleteMode, Options};
 const SHELL_CHARS: &[u8] = b"!#$&;|<>(){}\"'` \t\n\r\\";
 const WILD_CHARS: &[u8] = b"*?[]";
 
-/// Escape one argument for the remote shell (options.c safe_arg()).
-/// `opt` is None for a file name, Some("--name") for an option value.
-pub fn safe_arg(opt: Option<&str>, arg: &[u8], am_sender: bool) -> Vec<u8> {
-    let is_filename = opt.is_none();
+/// What kind of word safe_arg() is quoting; upstream tells them apart by
+/// the `opt` pointer.
+#[derive(Debug, Clone, Copy)]
+pub enum ArgKind<'a> {
+    /// A file name: wildcards stay live for the remote shell.
+    File,
+    /// `--opt=value` (or a bare value when the name is empty).
+    Opt(&'a str),
+    /// A `-M` word: like an option, but split again under `--old-args`.
+    SplitWhenOld,
+}
+
+/// Escape one argument for the remote shell (options.c safe_arg()). With
+/// `-s` nothing passes through a shell, and `--old-args` turns quoting off
+/// for file names (once) or everything (twice).
+pub fn safe_arg(kind: ArgKind, arg: &[u8], o: &Options, am_sender: bool) -> Vec<u8> {
+    let is_filename = matches!(kind, ArgKind::File);
     let mut out = Vec::with_capacity(arg.len() + 8);
-    if let Some(o) = opt {
-        if !o.is_empty() {
-            out.extend_from_slice(o.as_bytes());
+    if let ArgKind::Opt(name) = kind {
+        if !name.is_empty() {
+            out.extend_from_slice(name.as_bytes());
             out.push(b'=');
         }
     }
     if is_filename && arg.first() == Some(&b'-') {
         out.extend_from_slice(b"./");
+    }
+    let quote =
+        !o.protect_args && o.old_args < 2 && (o.old_args == 0 || matches!(kind, ArgKind::Opt(_)));
+    if !quote {
+        out.extend_from_slice(arg);
+        return out;
     }
     let tilde = is_filename && arg.first() == Some(&b'~') && !am_sender && !arg.contains(&b'/');
     if tilde {
@@ -46,12 +65,17 @@ pub fn safe_arg(opt: Option<&str>, arg: &[u8], am_sender: bool) -> Vec<u8> {
 
 /// server_options(): `--server [--sender] -FLAGS [long options]`.
 /// `am_sender` is the client's role.
-pub fn server_options(o: &Options, am_sender: bool) -> Vec<String> {
+/// With `-s`, the second value is where the command line ends: the words
+/// from there on travel over the connection instead.
+pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usize>) {
     let mut args = vec!["--server".to_string()];
     if !am_sender {
         args.push("--sender".to_string());
     }
     let mut f = String::from("-");
+    if o.protect_args {
+        f.push('s');
+    }
     for _ in 0..o.verbose.min(9) {
         f.push('v');
     }
@@ -108,6 +132,7 @@ pub fn server_options(o: &Options, am_sender: bool) -> Vec<String> {
     if f.len() > 1 {
         args.push(f);
     }
+    let split = o.protect_args.then_some(args.len());
     if o.list_only && o.operands.len() > 1 {
         args.push("--list-only".to_string());
     }
@@ -137,11 +162,15 @@ pub fn server_options(o: &Options, am_sender: bool) -> Vec<String> {
     if let Some(b) = o.block_size {
         args.push(format!("-B{b}"));
     }
+    if o.timeout > 0 {
+        args.push(format!("--timeout={}", o.timeout));
+    }
     if let Some(c) = &o.checksum_choice {
         args.push(
             String::from_utf8_lossy(&safe_arg(
-                Some("--checksum-choice"),
+                ArgKind::Opt("--checksum-choice"),
                 c.as_bytes(),
+                o,
                 am_sender,
             ))
             .into_owned(),
@@ -192,7 +221,13 @@ pub fn server_options(o: &Options, am_sender: bool) -> Vec<String> {
     if o.mkpath && am_sender {
         args.push("--mkpath".into());
     }
-    args
+    for m in &o.remote_options {
+        args.push(
+            String::from_utf8_lossy(&safe_arg(ArgKind::SplitWhenOld, m.as_bytes(), o, am_sender))
+                .into_owned(),
+        );
+    }
+    (args, split)
 }
 
 #[cfg(test)]
@@ -216,20 +251,46 @@ mod tests {
             ..Options::default()
         };
         assert_eq!(
-            server_options(&o, true),
+            server_options(&o, true).0,
             ["--server", "-vlogDtpre.iLfxCIvu"]
         );
         assert_eq!(
-            server_options(&Options { verbose: 0, ..o }, false),
+            server_options(&Options { verbose: 0, ..o }, false).0,
             ["--server", "--sender", "-logDtpre.iLfxCIvu"]
         );
     }
 
     #[test]
     fn safe_arg_escapes_like_upstream() {
-        assert_eq!(safe_arg(None, b"a b", true), b"a\\ b");
-        assert_eq!(safe_arg(None, b"-x", true), b"./-x");
-        assert_eq!(safe_arg(None, b"*.c", true), b"*.c");
-        assert_eq!(safe_arg(Some("--suffix"), b"*~", true), b"--suffix=\\*~");
+        let o = Options::default();
+        assert_eq!(safe_arg(ArgKind::File, b"a b", &o, true), b"a\\ b");
+        assert_eq!(safe_arg(ArgKind::File, b"-x", &o, true), b"./-x");
+        assert_eq!(safe_arg(ArgKind::File, b"*.c", &o, true), b"*.c");
+        assert_eq!(
+            safe_arg(ArgKind::Opt("--suffix"), b"*~", &o, true),
+            b"--suffix=\\*~"
+        );
+        assert_eq!(
+            safe_arg(ArgKind::SplitWhenOld, b"--x=a b", &o, true),
+            b"--x=a\\ b"
+        );
+        let old = Options {
+            old_args: 1,
+            ..Options::default()
+        };
+        assert_eq!(safe_arg(ArgKind::File, b"a b", &old, true), b"a b");
+        assert_eq!(
+            safe_arg(ArgKind::Opt("--suffix"), b"*~", &old, true),
+            b"--suffix=\\*~"
+        );
+        assert_eq!(
+            safe_arg(ArgKind::SplitWhenOld, b"-x a", &old, true),
+            b"-x a"
+        );
+        let secluded = Options {
+            protect_args: true,
+            ..Options::default()
+        };
+        assert_eq!(safe_arg(ArgKind::File, b"-a b", &secluded, true), b"./-a b");
     }
 }

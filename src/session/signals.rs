@@ -10,6 +10,11 @@ use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
 /// The name messages use; set once at startup.
 static PROG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// The name messages use.
+pub fn prog() -> String {
+    PROG.get().cloned().unwrap_or_else(|| "gensync".to_string())
+}
+
 pub fn install_for(prog: &str) {
     let _ = PROG.set(prog.to_string());
     install();

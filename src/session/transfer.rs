@@ -236,6 +236,8 @@ pub fn run_receiver<R: Read + Send, W: Write>(
             Ok((rr.stats, rr.lists))
         });
         let gen_res = (|| {
+            // The generator decides when the connection timed out.
+            crate::session::liveness::set_role(crate::report::messages::Who::Generator);
             let mut g = Generator::new(ctx, gen_lists, dest.clone(), dry_missing_all, w, &rx, msgs);
             g.generate_files()?;
             g.write_goodbye()?;

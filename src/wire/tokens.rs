@@ -54,7 +54,7 @@ pub fn read_token<R: Read + ?Sized>(r: &mut R, buf: &mut Vec<u8>) -> Result<Recv
     buf.clear();
     let got = r.take(n as u64).read_to_end(buf)?;
     if got < n as usize {
-        return Err(Error::stream("connection unexpectedly closed"));
+        return Err(Error::stream(crate::error::CONNECTION_CLOSED));
     }
     Ok(RecvToken::Literal(n as usize))
 }
