@@ -542,16 +542,12 @@ mod tests {
             (&["-F", "a", "b"][..], "-F"),
             (&["-8", "a", "b"][..], "--8-bit-output"),
             (&["--zc=zstd", "a", "b"][..], "--zc"),
-            (&["--secluded-args", "a", "b"][..], "--secluded-args"),
-            (&["--protect-args", "a", "b"][..], "--protect-args"),
-            (&["--old-args", "a", "b"][..], "--old-args"),
             (
                 &["--remove-sent-files", "a", "b"][..],
                 "--remove-sent-files",
             ),
             (&["--old-compress", "a", "b"][..], "--old-compress"),
             (&["--new-compress", "a", "b"][..], "--new-compress"),
-            (&["--timeout=10", "a", "b"][..], "--timeout"),
             (&["--info=progress2", "a", "b"][..], "--info"),
         ] {
             let e = err(args);
@@ -950,12 +946,16 @@ mod tests {
         assert_eq!(o.delete_mode, DeleteMode::During);
         let o = run(&["--server", "-vvvne.LsfxCIvu", "--list-only", ".", "b"]);
         assert!(o.dry_run && o.list_only && o.verbose == 3);
-        // Secluded args (-s) are not supported yet.
-        let e = err(&["--server", "-se.LsfxCIvu", ".", "b"]);
-        assert_eq!(
-            e.msg,
-            "on remote machine: --secluded-args: option not yet supported by gensync"
-        );
+        // `s` in the compact flags: the rest arrives on stdin.
+        let o = run(&["--server", "-se.LsfxCIvu"]);
+        assert!(o.protect_args && o.server);
+        // -s and --old-args exclude each other; --timeout forwards as given.
+        let e = err(&["-s", "--old-args", "a", "b"]);
+        assert_eq!(e.msg, "--secluded-args conflicts with --old-args.");
+        let o = run(&["--old-args", "--old-args", "--timeout=7", "-M-x", "a", "b"]);
+        assert_eq!((o.old_args, o.timeout, o.remote_options.len()), (2, 7, 1));
+        let e = err(&["-Mx", "a", "b"]);
+        assert_eq!(e.msg, "Remote option must start with a dash: x");
     }
 
     #[test]
