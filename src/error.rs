@@ -185,6 +185,8 @@ impl std::error::Error for Error {}
 /// The message of a peer that went away; the client adds the byte count
 /// and the role when it prints it (io.c whine_about_eof()).
 pub const CONNECTION_CLOSED: &str = "connection unexpectedly closed";
+/// A write to a peer that went away; printed with the role in front.
+pub const WRITE_EPIPE: &str = "write error: Broken pipe (32)";
 
 impl From<io::Error> for Error {
     /// An I/O error on a protocol stream. EOF is "connection unexpectedly
@@ -198,13 +200,14 @@ impl From<io::Error> for Error {
             }
             return Error::stream("error in rsync protocol data stream");
         }
-        // A peer that went away shows up as EOF on a read or EPIPE/ECONNRESET
-        // on a write; upstream reports all of them as the closed connection.
-        if matches!(
+        // A peer that went away shows up as EOF on a read, or as EPIPE on a
+        // write, which upstream reports as a socket error (io.c
+        // perform_io(): "write error", code 10).
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            Error::new(ExitCode::SOCKETIO, WRITE_EPIPE)
+        } else if matches!(
             e.kind(),
-            io::ErrorKind::UnexpectedEof
-                | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::ConnectionReset
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
         ) {
             Error::stream(CONNECTION_CLOSED)
         } else {

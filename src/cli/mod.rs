@@ -186,7 +186,7 @@ fn run_client(opts: Options) -> ExitCode {
             if e.quiet {
                 return e.code;
             }
-            (e.code, "sender")
+            (e.code, session::liveness::role().as_str())
         }
     };
     if code != ExitCode::OK {
@@ -196,7 +196,8 @@ fn run_client(opts: Options) -> ExitCode {
     code
 }
 
-fn print_error(prog: &str, e: &Error) {
+/// Print a fatal error the way upstream words it.
+pub fn print_error(prog: &str, e: &Error) {
     if e.quiet || e.msg.is_empty() {
         return;
     }
@@ -204,13 +205,15 @@ fn print_error(prog: &str, e: &Error) {
     if e.bare {
         eprintln!("{}", e.msg);
     } else if e.msg == crate::error::CONNECTION_CLOSED {
-        let who = session::liveness::role();
+        // io.c whine_about_eof()
         eprintln!(
             "{prog}: {} ({} bytes received so far) [{}]",
             e.msg,
             crate::report::numbers::human_num(session::liveness::bytes_received() as i64, 1),
-            who.as_str()
+            session::liveness::role().as_str()
         );
+    } else if e.msg == crate::error::WRITE_EPIPE {
+        eprintln!("{prog}: [{}] {}", session::liveness::role().as_str(), e.msg);
     } else if e.msg.starts_with(prog) || e.msg.starts_with("ERROR") {
         eprintln!("{}", e.msg);
     } else {

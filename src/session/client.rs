@@ -249,28 +249,35 @@ pub fn run_remote(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult,
         ));
     }
     let RemoteCommand { argv, secluded } = remote_argv(&opts, &spec, am_sender, &remote_paths)?;
-    let mut child = Command::new(&argv[0])
+    let who = if am_sender {
+        Who::Sender
+    } else {
+        Who::PreforkReceiver
+    };
+    liveness::set_role(who);
+    let mut child = match Command::new(&argv[0])
         .args(&argv[1..])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .map_err(|e| {
-            Error::new(
-                ExitCode::IPC,
-                format!(
-                    "Failed to exec {}: {}",
-                    argv[0].to_string_lossy(),
-                    crate::error::strerror(&e)
-                ),
-            )
-        })?;
+    {
+        Ok(c) => c,
+        Err(e) => {
+            // Upstream's forked child reports the exec failure and exits
+            // 14; the parent then sees its pipe close and says so too.
+            let prog = super::signals::prog();
+            eprint!(
+                "{prog}: [{}] Failed to exec {}: {}\n{}",
+                who.as_str(),
+                argv[0].to_string_lossy(),
+                crate::error::strerror(&e),
+                crate::report::messages::exit_line(&prog, ExitCode::IPC, who)
+            );
+            return Err(Error::new(ExitCode::IPC, crate::error::CONNECTION_CLOSED));
+        }
+    };
     let mut wsock = Clocked(child.stdin.take().expect("piped stdin"));
     let mut rsock = Clocked(child.stdout.take().expect("piped stdout"));
-    liveness::set_role(if am_sender {
-        Who::Sender
-    } else {
-        Who::PreforkReceiver
-    });
     liveness::start(opts.timeout);
     let res = (|| {
         if let Some(words) = &secluded {
@@ -300,11 +307,23 @@ pub fn run_remote(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult,
         drop(r);
         Ok::<_, Error>((run, ctx))
     })();
-    let status = child_status(&mut child);
     match res {
-        Ok((Ok(r), ctx)) => Ok((r, ctx, status)),
+        Ok((Ok(r), ctx)) => Ok((r, ctx, child_status(&mut child))),
         Ok((Err(e), _)) | Err(e) => {
-            // A remote command that could not run explains the EOF best.
+            // A remote command that could not run explains the EOF best,
+            // but only if it has already exited: upstream's exit_cleanup()
+            // asks with WNOHANG and does not wait for a remote shell that
+            // is still going.
+            // The shell closes its output a moment before it can be
+            // reaped, so allow it that moment.
+            let mut status = ExitCode::OK;
+            for _ in 0..10 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    status = child_status(&mut child);
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
             if status.0 > e.code.0 && e.code == ExitCode::STREAMIO {
                 return Err(Error::new(status, e.msg));
             }

@@ -95,6 +95,9 @@ pub fn run_local(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, 
         opts_l.whole_file = Some(true);
     }
     let opts = Arc::new(opts_l);
+    // The client of a local copy is the sender, as upstream's is.
+    super::liveness::set_role(crate::report::messages::Who::Sender);
+    super::liveness::start(opts.timeout);
     let n = opts.operands.len();
     // A lone source is a listing (options.c: list_only |= 1).
     let (sources, dest) = if n == 1 {

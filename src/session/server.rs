@@ -73,7 +73,11 @@ pub fn run_server(opts: Options) -> ExitCode {
     let neg = match setup_protocol(&mut stdin, &mut stdout, &opts, true, Some(&client_info)) {
         Ok(n) => n,
         Err(e) => {
-            eprintln!("{prog}: {}", e.msg);
+            crate::cli::print_error(&prog, &e);
+            eprint!(
+                "{}",
+                crate::report::messages::exit_line(&prog, e.code, liveness::role())
+            );
             return e.code;
         }
     };
@@ -132,18 +136,10 @@ pub fn run_server(opts: Options) -> ExitCode {
             if !e.quiet {
                 // Errors go to our stderr, which the remote shell relays
                 // (the --stderr=errors default of 3.2.3+).
-                eprintln!("{prog}: {}", e.msg);
+                crate::cli::print_error(&prog, &e);
                 eprint!(
                     "{}",
-                    crate::report::messages::exit_line(
-                        &prog,
-                        e.code,
-                        if opts.sender {
-                            crate::report::messages::Who::Sender
-                        } else {
-                            crate::report::messages::Who::Receiver
-                        }
-                    )
+                    crate::report::messages::exit_line(&prog, e.code, liveness::role())
                 );
             }
             if ctx.protocol() >= 31 && e.code != ExitCode::STREAMIO {

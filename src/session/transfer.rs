@@ -229,6 +229,10 @@ pub fn run_receiver<R: Read + Send, W: Write>(
                 Ok(())
             })();
             if let Err(e) = res {
+                // The receiver reads the socket, so a dead peer is its news.
+                if !ctx.out.local_server {
+                    crate::session::liveness::set_role(crate::report::messages::Who::Receiver);
+                }
                 let _ = tx.send(RecvEvent::Fatal(e.duplicate()));
                 return Err(e);
             }
@@ -236,8 +240,11 @@ pub fn run_receiver<R: Read + Send, W: Write>(
             Ok((rr.stats, rr.lists))
         });
         let gen_res = (|| {
-            // The generator decides when the connection timed out.
-            crate::session::liveness::set_role(crate::report::messages::Who::Generator);
+            // The generator decides when the connection timed out. (A local
+            // copy's messages keep naming the client, the sender.)
+            if !ctx.out.local_server {
+                crate::session::liveness::set_role(crate::report::messages::Who::Generator);
+            }
             let mut g = Generator::new(ctx, gen_lists, dest.clone(), dry_missing_all, w, &rx, msgs);
             g.generate_files()?;
             g.write_goodbye()?;
