@@ -87,6 +87,7 @@ fn client_lines(stderr: &str, root: &Path) -> Vec<String> {
 ///   failed ... Broken pipe" early, "write error: Broken pipe" with code 10
 ///   later) or a read sees the EOF first ("connection unexpectedly closed",
 ///   code 12).
+///
 /// `equivalent` accepts exactly these variations.
 fn equivalent(
     exp: &(i32, Vec<String>),
