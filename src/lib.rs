@@ -20,6 +20,7 @@ pub mod checksum;
 pub mod cli;
 pub mod delta;
 pub mod error;
+pub mod filter;
 pub mod flist;
 pub mod fsops;
 pub mod options;

@@ -104,6 +104,17 @@ pub struct Options {
     pub contimeout: u32,
     /// `-M`: extra words for the remote side's command line.
     pub remote_options: Vec<String>,
+    /// Filter options in command-line order (exclude.c parses them so).
+    pub filter_args: Vec<FilterArg>,
+    /// `-C`.
+    pub cvs_exclude: bool,
+    /// `-0`: rule and list files are NUL-separated.
+    pub from0: bool,
+    pub delete_excluded: bool,
+    pub force: bool,
+    pub ignore_errors: bool,
+    /// `--max-delete=N`; a negative value means no limit.
+    pub max_delete: Option<i32>,
     pub server: bool,
     pub sender: bool,
     pub daemon: bool,
@@ -166,6 +177,13 @@ impl Default for Options {
             timeout: 0,
             contimeout: 0,
             remote_options: Vec::new(),
+            filter_args: Vec::new(),
+            cvs_exclude: false,
+            from0: false,
+            delete_excluded: false,
+            force: false,
+            ignore_errors: false,
+            max_delete: None,
             server: false,
             sender: false,
             daemon: false,
@@ -179,4 +197,18 @@ impl Options {
     pub fn deleting(&self) -> bool {
         self.delete_mode != DeleteMode::Off
     }
+}
+
+/// One filter option, kept in command-line order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterArg {
+    /// `-f RULE`.
+    Filter(Vec<u8>),
+    Exclude(Vec<u8>),
+    Include(Vec<u8>),
+    /// `--exclude-from=FILE` (`-` is stdin).
+    ExcludeFrom(Vec<u8>),
+    IncludeFrom(Vec<u8>),
+    /// `-F`.
+    DashF,
 }

@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use crate::cli::option_table::{OptId, OptRow, Status};
 use crate::cli::parse::{Action, OptValue};
 use crate::error::{Error, ExitCode};
-use crate::options::{DeleteMode, Options, StderrMode};
+use crate::options::{DeleteMode, FilterArg, Options, StderrMode};
 
 /// Newest protocol gensync speaks and oldest it accepts (rsync.h).
 const PROTOCOL_VERSION: i32 = 32;
@@ -190,6 +190,25 @@ impl Builder {
             OptId::NoMkpath => o.mkpath = false,
             OptId::BlockingIo => o.blocking_io = true,
             OptId::NoBlockingIo => o.blocking_io = false,
+            OptId::DeleteExcluded => o.delete_excluded = true,
+            OptId::Force => o.force = true,
+            OptId::NoForce => o.force = false,
+            OptId::IgnoreErrors => o.ignore_errors = true,
+            OptId::NoIgnoreErrors => o.ignore_errors = false,
+            OptId::MaxDelete => o.max_delete = Some(int_value(value)),
+            OptId::DashF => o.filter_args.push(FilterArg::DashF),
+            OptId::Filter => o.filter_args.push(FilterArg::Filter(bytes_value(value))),
+            OptId::Exclude => o.filter_args.push(FilterArg::Exclude(bytes_value(value))),
+            OptId::Include => o.filter_args.push(FilterArg::Include(bytes_value(value))),
+            OptId::ExcludeFrom => o
+                .filter_args
+                .push(FilterArg::ExcludeFrom(bytes_value(value))),
+            OptId::IncludeFrom => o
+                .filter_args
+                .push(FilterArg::IncludeFrom(bytes_value(value))),
+            OptId::CvsExclude => o.cvs_exclude = true,
+            OptId::From0 => o.from0 = true,
+            OptId::NoFrom0 => o.from0 = false,
             OptId::OldArgs => self.old_args = Some(self.old_args.unwrap_or(0).saturating_add(1)),
             OptId::NoOldArgs => self.old_args = Some(0),
             OptId::SecludedArgs => self.protect_args = Some(true),
@@ -273,11 +292,15 @@ impl Builder {
             DeleteMode::Delay
         } else if self.delete_after {
             DeleteMode::After
-        } else if self.delete_plain {
+        } else if self.delete_plain || o.delete_excluded {
             DeleteMode::Auto
         } else {
             DeleteMode::Off
         };
+        // Negative numbers mean "no deletions" (options.c).
+        if let Some(n) = o.max_delete {
+            o.max_delete = Some(n.max(0));
+        }
         if o.deleting() && !o.dirs {
             return Err(Error::syntax(
                 "--delete does not work without --recursive (-r) or --dirs (-d).",
@@ -394,6 +417,15 @@ fn string_value(row: &OptRow, value: OptValue) -> crate::Result<String> {
                 row.display_name()
             ))
         }),
+        other => unreachable!("string option given {other:?}"),
+    }
+}
+
+/// A string option's raw bytes (rules and file names need not be UTF-8).
+fn bytes_value(value: OptValue) -> Vec<u8> {
+    use std::os::unix::ffi::OsStringExt;
+    match value {
+        OptValue::Str(s) => s.into_vec(),
         other => unreachable!("string option given {other:?}"),
     }
 }

@@ -537,9 +537,6 @@ mod tests {
             (&["-avH", "a", "b"][..], "--hard-links"),
             (&["--hard-links", "a", "b"][..], "--hard-links"),
             (&["-z", "a", "b"][..], "--compress"),
-            (&["--exclude=*.o", "a", "b"][..], "--exclude"),
-            (&["--exclude", "*.o", "a", "b"][..], "--exclude"),
-            (&["-F", "a", "b"][..], "-F"),
             (&["-8", "a", "b"][..], "--8-bit-output"),
             (&["--zc=zstd", "a", "b"][..], "--zc"),
             (
@@ -547,6 +544,7 @@ mod tests {
                 "--remove-sent-files",
             ),
             (&["--old-compress", "a", "b"][..], "--old-compress"),
+            (&["-m", "a", "b"][..], "--prune-empty-dirs"),
             (&["--new-compress", "a", "b"][..], "--new-compress"),
             (&["--info=progress2", "a", "b"][..], "--info"),
         ] {

@@ -8,7 +8,8 @@
 
 use super::entry::*;
 use crate::checksum::{file_checksum, ChecksumKind};
-use crate::error::{strerror, IoError};
+use crate::error::{strerror, Error, IoError};
+use crate::filter::{FilterList, FilterStack, Side};
 use crate::options::Options;
 use crate::report::{LogCode, Logger};
 use std::ffi::OsString;
@@ -28,6 +29,22 @@ pub struct Builder<'a> {
     filesystem_dev: u64,
     /// Incremental recursion: scan one directory level at a time.
     pub inc: bool,
+    /// The run's rules, when there are any.
+    filters: Option<&'a FilterList>,
+    /// The rules as they stand in the directory being scanned.
+    walk: Option<FilterWalk>,
+    /// A fatal error met while walking (a bad rule in a merge file).
+    pub fatal: Option<Error>,
+}
+
+/// Per-directory filter state of one source root (upstream: the local
+/// filter stack and change_local_filter_dir()).
+struct FilterWalk {
+    root: PathBuf,
+    stack: FilterStack,
+    /// Names (relative to the root) of the directories pushed, outermost
+    /// first.
+    dirs: Vec<Vec<u8>>,
 }
 
 /// Absolute form of a path for messages (upstream full_fname()).
@@ -53,6 +70,97 @@ impl<'a> Builder<'a> {
             io_error: 0,
             filesystem_dev: 0,
             inc: false,
+            filters: None,
+            walk: None,
+            fatal: None,
+        }
+    }
+
+    /// Apply these rules while walking (only when there are any).
+    pub fn set_filters(&mut self, list: &'a FilterList) {
+        if !list.is_empty() {
+            self.filters = Some(list);
+        }
+    }
+
+    /// Names are matched relative to the source's directory part, where
+    /// anchored rules start (upstream changes into it).
+    fn set_root(&mut self, dir: &Path) {
+        let Some(list) = self.filters else {
+            return;
+        };
+        let abs = if dir.is_absolute() {
+            dir.to_path_buf()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(dir)
+        };
+        if self.walk.as_ref().is_some_and(|w| w.root == abs) {
+            return;
+        }
+        self.walk = Some(FilterWalk {
+            stack: FilterStack::new(list.clone(), &abs),
+            root: abs,
+            dirs: Vec::new(),
+        });
+    }
+
+    /// Whether the sender's rules exclude `name`.
+    fn excluded(&self, name: &[u8], is_dir: bool) -> bool {
+        self.walk
+            .as_ref()
+            .is_some_and(|w| w.stack.is_excluded(name, is_dir, Side::Sender))
+    }
+
+    /// Make the stack hold the merge files of `dir` and its ancestors
+    /// (upstream change_local_filter_dir()): pop what is not an ancestor,
+    /// push what is missing.
+    fn enter_filter_dir(&mut self, dir: &[u8]) {
+        let Some(w) = self.walk.as_mut() else {
+            return;
+        };
+        let is_ancestor = |a: &[u8], d: &[u8]| {
+            a == b"." || a == d || (d.starts_with(a) && d.get(a.len()) == Some(&b'/'))
+        };
+        while let Some(top) = w.dirs.last() {
+            if is_ancestor(top, dir) {
+                break;
+            }
+            w.dirs.pop();
+            w.stack.pop_dir();
+        }
+        // The chain to push: every prefix of `dir` not yet on the stack.
+        let mut chain: Vec<Vec<u8>> = Vec::new();
+        if dir == b"." {
+            chain.push(b".".to_vec());
+        } else {
+            for (i, &c) in dir.iter().enumerate() {
+                if c == b'/' {
+                    chain.push(dir[..i].to_vec());
+                }
+            }
+            chain.push(dir.to_vec());
+        }
+        for d in chain {
+            if w.dirs.iter().any(|x| *x == d) {
+                continue;
+            }
+            let disk = if d == b"." {
+                w.root.clone()
+            } else {
+                w.root.join(std::ffi::OsStr::from_bytes(&d))
+            };
+            if let Err(e) = w.stack.push_dir(&d, &disk) {
+                self.fatal.get_or_insert(e);
+            }
+            w.dirs.push(d);
+        }
+    }
+
+    fn leave_filter_dir(&mut self) {
+        if let Some(w) = self.walk.as_mut() {
+            if w.dirs.pop().is_some() {
+                w.stack.pop_dir();
+            }
         }
     }
 
@@ -91,6 +199,7 @@ impl<'a> Builder<'a> {
             None => (PathBuf::from("."), buf.clone()),
         };
         let name = if name.is_empty() { b".".to_vec() } else { name };
+        self.set_root(&dir);
         // "dir/." is the directory itself; keep "." out of local paths so
         // messages name files the way upstream prints them.
         let local = if name == b"." {
@@ -123,6 +232,10 @@ impl<'a> Builder<'a> {
                 return;
             }
         };
+        // A dot-dir is never excluded.
+        if !dot_dir && self.excluded(&name, st.is_dir()) {
+            return;
+        }
         let xfer_dirs = opts.dirs || opts.recursive;
         if st.is_dir() && !xfer_dirs {
             self.log.log(
@@ -140,7 +253,10 @@ impl<'a> Builder<'a> {
             // In incremental mode only a dot-dir's contents join the first
             // list; every other directory gets a list of its own later.
             if st.is_dir() && (!self.inc || dot_dir) {
+                let dir_name = self.entries[idx].name.clone();
+                self.enter_filter_dir(&dir_name);
                 self.send_directory(idx);
+                self.leave_filter_dir();
             }
         } else {
             self.push_entry(name, local, &st, 0);
@@ -228,6 +344,12 @@ impl<'a> Builder<'a> {
 
     /// The entries directly inside `dir`, in readdir order (send1extra()).
     pub fn scan_children(&mut self, dir: &FileEntry) -> Vec<FileEntry> {
+        if self.filters.is_some() {
+            if let Some(root) = source_root(dir) {
+                self.set_root(&root);
+            }
+            self.enter_filter_dir(&dir.name);
+        }
         let saved = std::mem::take(&mut self.entries);
         self.entries.push(dir.clone());
         self.send_directory(0);
@@ -293,8 +415,13 @@ impl<'a> Builder<'a> {
             name.extend_from_slice(fname.as_bytes());
             match fs::symlink_metadata(&local) {
                 Ok(st) => {
+                    if self.excluded(&name, st.is_dir()) {
+                        continue;
+                    }
                     self.push_entry(name, local, &st, child_flags);
                 }
+                // An excluded name is not worth an error (make_file()).
+                Err(_) if self.excluded(&name, false) || self.excluded(&name, true) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     self.io_error |= IoError::VANISHED;
                     self.log.log(
@@ -319,12 +446,33 @@ impl<'a> Builder<'a> {
         if opts.recursive && !self.inc {
             let end = self.entries.len();
             for i in start..end {
-                if self.entries[i].is_dir() {
+                if self.entries[i].is_dir() && self.entries[i].flags & FLAG_MOUNT_DIR == 0 {
+                    let dir_name = self.entries[i].name.clone();
+                    self.enter_filter_dir(&dir_name);
                     self.send_directory(i);
+                    self.leave_filter_dir();
                 }
             }
         }
     }
+}
+
+/// The directory a source argument named `dir` from: its local path with
+/// the name's components taken off ("." names the root itself).
+fn source_root(dir: &FileEntry) -> Option<PathBuf> {
+    let local = dir.local_path.as_ref()?;
+    if dir.name == b"." {
+        return Some(local.clone());
+    }
+    let mut root = local.as_path();
+    for _ in dir.name.split(|&c| c == b'/') {
+        root = root.parent()?;
+    }
+    Some(if root.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        root.to_path_buf()
+    })
 }
 
 /// Open a regular file without following a symlink swapped in after the scan

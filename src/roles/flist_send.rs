@@ -54,6 +54,7 @@ impl<'a> FlistSender<'a> {
             ctx.opts.checksum.then_some(ctx.neg.file_sum),
         );
         builder.inc = shape.inc_recurse;
+        builder.set_filters(&ctx.filters);
         let mut enc = FlistEncoder::new(shape);
         if shape.inc_recurse && !ctx.opts.numeric_ids {
             enc.set_id_namer(Box::new(|user, id| {
@@ -102,6 +103,9 @@ impl<'a> FlistSender<'a> {
         let shape = self.enc.shape;
         let start = std::time::Instant::now();
         self.builder.add_sources(sources);
+        if let Some(e) = self.builder.fatal.take() {
+            return Err(e);
+        }
         let entries = std::mem::take(&mut self.builder.entries);
         stats.flist_buildtime_ms = start.elapsed().as_millis().max(1) as i64;
         self.ctx.shared.add_io_error(self.builder.io_error);
@@ -171,6 +175,9 @@ impl<'a> FlistSender<'a> {
             } else {
                 Vec::new()
             };
+            if let Some(e) = self.builder.fatal.take() {
+                return Err(e);
+            }
             for e in &entries {
                 self.enc.write_entry(w, e)?;
             }

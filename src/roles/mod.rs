@@ -57,6 +57,8 @@ pub struct Ctx {
     pub am_server: bool,
     pub out: Arc<OutputCfg>,
     pub shared: Arc<Shared>,
+    /// This side's filter rules, after the exchange.
+    pub filters: Arc<crate::filter::FilterList>,
 }
 
 impl Ctx {
@@ -88,6 +90,7 @@ impl Ctx {
             opts,
             am_server: false,
             shared: Shared::new(),
+            filters: Arc::default(),
             neg,
         }
     }

@@ -284,21 +284,25 @@ pub fn run_remote(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult,
             send_secluded_args(&mut wsock, words)?;
         }
         let neg = setup_protocol(&mut rsock, &mut wsock, &opts, false, None)?;
-        let ctx = Ctx::client(opts.clone(), neg, out.clone(), am_sender, false);
+        let mut ctx = Ctx::client(opts.clone(), neg, out.clone(), am_sender, false);
         let mut w = MuxWriter::new(wsock);
         if ctx.protocol() >= 30 {
             w.start_mux()?;
         }
         let mut r = DemuxReader::new(rsock, client_msg_handler(&ctx));
         r.start_mux();
+        let rules = super::filters::base_list(&opts, ctx.protocol())?;
+        ctx.filters = Arc::new(super::filters::client_rules(
+            &mut w,
+            rules,
+            &opts,
+            ctx.protocol(),
+            am_sender,
+            false,
+        )?);
         let run = if am_sender {
-            if opts.deleting() {
-                // An empty filter list: the receiver wants one when deleting.
-                crate::wire::int::write_int(&mut w, 0)?;
-            }
             run_sender(&ctx, &local_args, &mut r, &mut w, None)
         } else {
-            crate::wire::int::write_int(&mut w, 0)?;
             std::io::Write::flush(&mut w)?;
             let dest = local_args[0].as_bytes().to_vec();
             run_receiver(&ctx, &dest, &mut r, &mut w, None)

@@ -6,7 +6,9 @@
 //! process replaced by a thread.
 
 use super::transfer::{run_receiver, run_sender, RunResult};
+use super::filters::{base_list, client_rules, server_rules};
 use super::{client_info_letters, setup_protocol};
+use crate::filter::FilterList;
 use crate::error::{Error, ExitCode, Result};
 use crate::options::Options;
 use crate::report::{ClientOut, LogCode, LogSink, Logger};
@@ -44,7 +46,12 @@ pub fn server_msg_handler(shared: Arc<Shared>) -> MsgHandler {
 }
 
 /// The server half of a local copy: generator + receiver.
-fn local_server(opts: Arc<Options>, sock: UnixStream, dest: Vec<u8>) -> Result<RunResult> {
+fn local_server(
+    opts: Arc<Options>,
+    sock: UnixStream,
+    dest: Vec<u8>,
+    rules: FilterList,
+) -> Result<RunResult> {
     let mut rsock = sock.try_clone()?;
     let mut wsock = sock;
     let neg = setup_protocol(
@@ -65,6 +72,7 @@ fn local_server(opts: Arc<Options>, sock: UnixStream, dest: Vec<u8>) -> Result<R
         },
         am_server: true,
         shared: shared.clone(),
+        filters: Arc::default(),
         neg,
     };
     let mut ctx = ctx;
@@ -75,6 +83,7 @@ fn local_server(opts: Arc<Options>, sock: UnixStream, dest: Vec<u8>) -> Result<R
     if ctx.protocol() >= 30 {
         r.start_mux();
     }
+    ctx.filters = Arc::new(server_rules(&mut r, rules, &ctx.opts, ctx.protocol(), true)?);
     let res = run_receiver(&ctx, &dest, &mut r, &mut w, Some(&rx));
     if let Err(e) = &res {
         // The client prints the returned error itself; just end the
@@ -108,19 +117,25 @@ pub fn run_local(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, 
             opts.operands[n - 1].as_bytes().to_vec(),
         )
     };
+    // Parsed once: `--exclude-from=-` reads stdin only once, and both
+    // halves start from the same rules, as upstream's forked child does.
+    let rules = base_list(&opts, opts.protocol.unwrap_or(crate::wire::PROTOCOL_VERSION))?;
     let (a, b) = UnixStream::pair()?;
     let server_opts = opts.clone();
-    let server = std::thread::spawn(move || local_server(server_opts, b, dest));
+    let server_rules_copy = rules.clone();
+    let server =
+        std::thread::spawn(move || local_server(server_opts, b, dest, server_rules_copy));
 
     let client = (|| {
         let mut rsock = a.try_clone()?;
         let mut wsock = a.try_clone()?;
         let neg = setup_protocol(&mut rsock, &mut wsock, &opts, false, None)?;
-        let ctx = Ctx::client(opts.clone(), neg, out.clone(), true, true);
+        let mut ctx = Ctx::client(opts.clone(), neg, out.clone(), true, true);
         let mut w = MuxWriter::new(wsock);
         if ctx.protocol() >= 30 {
             w.start_mux()?;
         }
+        ctx.filters = Arc::new(client_rules(&mut w, rules, &opts, ctx.protocol(), true, true)?);
         let mut r = DemuxReader::new(rsock, client_msg_handler(&ctx));
         r.start_mux();
         let res = run_sender(&ctx, &sources, &mut r, &mut w, None);

@@ -6,6 +6,7 @@
 //! [`Negotiated`], fixes every protocol-visible choice for the roles.
 
 pub mod client;
+pub mod filters;
 pub mod liveness;
 pub mod local;
 pub mod server;

@@ -5,36 +5,15 @@
 use super::liveness::{self, Clocked};
 use super::setup_protocol;
 use super::transfer::{run_receiver, run_sender};
-use crate::error::{Error, ExitCode, Result};
+use crate::error::{Error, ExitCode};
 use crate::options::Options;
 use crate::report::messages::Who;
 use crate::report::{LogCode, LogSink, Logger};
 use crate::roles::{Ctx, OutputCfg, Shared};
-use crate::wire::int::read_int;
 use crate::wire::mux::{DemuxReader, MsgCode, MuxWriter};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::{mpsc, Arc};
-
-/// exclude.c recv_filter_list(): the rules the client sends. Rules are not
-/// implemented yet, so any rule is refused rather than silently ignored.
-fn recv_filter_list<R: Read>(r: &mut R) -> Result<()> {
-    let len = read_int(r)?;
-    if len == 0 {
-        return Ok(());
-    }
-    if !(0..5120).contains(&len) {
-        return Err(Error::protocol(format!(
-            "overflow: filter rule length {len}"
-        )));
-    }
-    let mut rule = vec![0u8; len as usize];
-    r.read_exact(&mut rule)?;
-    Err(Error::unsupported(format!(
-        "filter rules are not supported by this gensync yet: {}",
-        String::from_utf8_lossy(&rule)
-    )))
-}
 
 pub fn run_server(opts: Options) -> ExitCode {
     let prog = opts.program_name.clone();
@@ -92,8 +71,10 @@ pub fn run_server(opts: Options) -> ExitCode {
         },
         am_server: true,
         shared: shared.clone(),
+        filters: Arc::default(),
         neg,
     };
+    let mut ctx = ctx;
     let mut w = MuxWriter::new(stdout);
     let mut r = DemuxReader::new(stdin, super::local::server_msg_handler(shared));
     let res = (|| {
@@ -104,13 +85,17 @@ pub fn run_server(opts: Options) -> ExitCode {
             r.start_mux();
         }
         let args: Vec<_> = opts.operands.iter().skip(1).cloned().collect();
+        let base = super::filters::base_list(&opts, ctx.protocol())?;
+        ctx.filters = Arc::new(super::filters::server_rules(
+            &mut r,
+            base,
+            &opts,
+            ctx.protocol(),
+            false,
+        )?);
         if opts.sender {
-            recv_filter_list(&mut r)?;
             run_sender(&ctx, &args, &mut r, &mut w, Some(&rx))?;
         } else {
-            if opts.deleting() {
-                recv_filter_list(&mut r)?;
-            }
             let dest = args
                 .first()
                 .map(|a| a.as_bytes().to_vec())

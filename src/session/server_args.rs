@@ -118,6 +118,9 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     if o.checksum {
         f.push('c');
     }
+    if o.cvs_exclude {
+        f.push('C');
+    }
     if o.ignore_times {
         f.push('I');
     }
@@ -177,13 +180,24 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
         );
     }
     if am_sender {
+        match o.max_delete {
+            Some(n) if n > 0 => args.push(format!("--max-delete={n}")),
+            Some(_) => args.push("--max-delete=-1".into()),
+            None => {}
+        }
         match o.delete_mode {
             DeleteMode::Before => args.push("--delete-before".into()),
             DeleteMode::Delay => args.push("--delete-delay".into()),
             DeleteMode::During => args.push("--delete-during".into()),
             DeleteMode::After => args.push("--delete-after".into()),
-            DeleteMode::Auto => args.push("--delete".into()),
-            DeleteMode::Off => {}
+            DeleteMode::Auto if !o.delete_excluded => args.push("--delete".into()),
+            DeleteMode::Auto | DeleteMode::Off => {}
+        }
+        if o.delete_excluded {
+            args.push("--delete-excluded".into());
+        }
+        if o.force {
+            args.push("--force".into());
         }
         if o.size_only {
             args.push("--size-only".into());
@@ -206,6 +220,9 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     }
     if o.partial && am_sender {
         args.push("--partial".into());
+    }
+    if o.ignore_errors {
+        args.push("--ignore-errors".into());
     }
     if o.numeric_ids {
         args.push("--numeric-ids".into());
