@@ -67,6 +67,26 @@ pub struct Options {
     pub checksum_choice: Option<String>,
     pub checksum_seed: Option<i32>,
 
+    // --- compression ---
+    /// Upstream's do_compression as server_options() sees it: 0 off,
+    /// -1 on because only `--compress-level` was given, else the algorithm
+    /// number (1 zlib, 2 zlibx, 3 lz4, 4 zstd; see [`compress_num`]). With
+    /// no `compress_choice` a non-zero value means "negotiate" (zlib with
+    /// a peer that cannot).
+    pub compress: i32,
+    /// `--compress-choice` / `--old-compress` / `--new-compress` / `-zz`, as
+    /// given (a known name; upstream compares them case-insensitively).
+    /// None = negotiate. After "none" it stays "none" (and is forwarded).
+    pub compress_choice: Option<String>,
+    /// `--compress-level=N`, as given (clamped per algorithm later).
+    pub compress_level: Option<i32>,
+    /// `--skip-compress=LIST`: no effect on the stream in 3.5.0, forwarded
+    /// by a receiving client.
+    pub skip_compress: Option<String>,
+    /// `--compress-threads=N`: gensync always compresses on one thread (a
+    /// valid stream either way; upstream does not forward it).
+    pub compress_threads: i32,
+
     // --- deletion ---
     pub delete_mode: DeleteMode,
 
@@ -155,6 +175,11 @@ impl Default for Options {
             block_size: None,
             checksum_choice: None,
             checksum_seed: None,
+            compress: 0,
+            compress_choice: None,
+            compress_level: None,
+            skip_compress: None,
+            compress_threads: 0,
             delete_mode: DeleteMode::Off,
             verbose: 0,
             quiet: false,
@@ -197,6 +222,25 @@ impl Options {
     pub fn deleting(&self) -> bool {
         self.delete_mode != DeleteMode::Off
     }
+
+    /// Whether the compress list is exchanged during setup (compat.c
+    /// negotiate_the_strings(): compression on and no explicit choice).
+    pub fn negotiates_compression(&self) -> bool {
+        self.compress != 0 && self.compress_choice.is_none()
+    }
+}
+
+/// Upstream's CPRES_* number for a compressor name (rsync.h), or None.
+/// Case-insensitive, as get_nni_by_name() compares.
+pub fn compress_num(name: &str) -> Option<i32> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "none" => 0,
+        "zlib" => 1,
+        "zlibx" => 2,
+        "lz4" => 3,
+        "zstd" => 4,
+        _ => return None,
+    })
 }
 
 /// One filter option, kept in command-line order.

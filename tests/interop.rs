@@ -84,6 +84,22 @@ enum OptSet {
     /// the timeout is forwarded (and keep-alives may flow), and a `-M` word
     /// changes what the server does.
     RemoteOpts,
+    /// `-az -i` over the `NoWholeFile` fixture: the compressor is negotiated
+    /// (zstd between 3.2+ peers at protocol >= 30, zlib below), and matched
+    /// blocks flow between compressed literals.
+    Compress,
+    /// `-az -i --zc=zlib`: deflate with the matched blocks fed into the
+    /// history on both sides.
+    CompressZlib,
+    /// `-az -i --zc=zlibx`: deflate without history feeding.
+    CompressZlibx,
+    /// `-az -i --zc=zstd`: one zstd stream for the whole session.
+    CompressZstd,
+    /// `-az -i --zc=lz4`: independent LZ4 blocks.
+    CompressLz4,
+    /// `-avz --stats --zc=zlib`: literal and matched data count the
+    /// uncompressed bytes, the byte totals the compressed stream.
+    CompressStats,
 }
 
 impl OptSet {
@@ -97,6 +113,12 @@ impl OptSet {
             OptSet::Checksum => "checksum",
             OptSet::Secluded => "secluded",
             OptSet::RemoteOpts => "remote_opts",
+            OptSet::Compress => "compress",
+            OptSet::CompressZlib => "compress_zlib",
+            OptSet::CompressZlibx => "compress_zlibx",
+            OptSet::CompressZstd => "compress_zstd",
+            OptSet::CompressLz4 => "compress_lz4",
+            OptSet::CompressStats => "compress_stats",
         }
     }
 
@@ -110,6 +132,12 @@ impl OptSet {
             OptSet::Checksum => &["-a", "-c", "-i"],
             OptSet::Secluded => &["-a", "-i", "-s"],
             OptSet::RemoteOpts => &["-a", "-i", "--timeout=20", "-M--omit-dir-times"],
+            OptSet::Compress => &["-az", "-i"],
+            OptSet::CompressZlib => &["-az", "-i", "--zc=zlib"],
+            OptSet::CompressZlibx => &["-az", "-i", "--zc=zlibx"],
+            OptSet::CompressZstd => &["-az", "-i", "--zc=zstd"],
+            OptSet::CompressLz4 => &["-az", "-i", "--zc=lz4"],
+            OptSet::CompressStats => &["-avz", "--stats", "--zc=zlib"],
         }
     }
 
@@ -131,7 +159,14 @@ impl OptSet {
             OptSet::Delete | OptSet::DryRun | OptSet::Checksum | OptSet::RemoteOpts => {
                 scn.dst_mutated()
             }
-            OptSet::NoWholeFile | OptSet::Stats => scn.dst_mutated().with(add_big_file),
+            OptSet::NoWholeFile
+            | OptSet::Stats
+            | OptSet::Compress
+            | OptSet::CompressZlib
+            | OptSet::CompressZlibx
+            | OptSet::CompressZstd
+            | OptSet::CompressLz4
+            | OptSet::CompressStats => scn.dst_mutated().with(add_big_file),
         }
     }
 }
@@ -190,7 +225,7 @@ struct CellCfg {
 /// the usual tolerance); only this stat is hidden, and only in the cells
 /// where the receiving client reads a list written by gensync.
 fn masks_flist_size(pairing: GensyncEnd, dir: Direction, opts: OptSet) -> bool {
-    opts == OptSet::Stats
+    matches!(opts, OptSet::Stats | OptSet::CompressStats)
         && dir == Direction::Pull
         && matches!(pairing, GensyncEnd::Server | GensyncEnd::Both)
 }
@@ -456,6 +491,12 @@ macro_rules! interop_set {
 interop_set!(checksum, Checksum);
 interop_set!(secluded, Secluded);
 interop_set!(remote_opts, RemoteOpts);
+interop_set!(compress, Compress);
+interop_set!(compress_zlib, CompressZlib);
+interop_set!(compress_zlibx, CompressZlibx);
+interop_set!(compress_zstd, CompressZstd);
+interop_set!(compress_lz4, CompressLz4);
+interop_set!(compress_stats, CompressStats);
 
 interop_test!(interop_gensync_client_push_archive, Client, Push, Archive);
 interop_test!(interop_gensync_client_push_delete, Client, Push, Delete);

@@ -8,6 +8,7 @@
 
 mod cli;
 mod faults;
+mod filters;
 mod golden;
 mod interop;
 mod layering;

@@ -86,6 +86,23 @@ const HELP_ROWS: &[(&str, &str)] = &[
         "pick the checksum algorithm(s) (also --cc)",
     ),
     ("--checksum-seed=NUM", "use a fixed checksum seed"),
+    ("--compress, -z", "compress file data on the wire"),
+    (
+        "--compress-choice=STR",
+        "zstd, lz4, zlibx, zlib or none (also --zc)",
+    ),
+    (
+        "--compress-level=NUM",
+        "set the compression level (also --zl)",
+    ),
+    (
+        "--compress-threads=NUM",
+        "accepted; compression uses one thread (also --zt)",
+    ),
+    (
+        "--skip-compress=LIST",
+        "accepted and passed on; no effect, as in rsync 3.5.0",
+    ),
     (
         "--delete",
         "remove receiver files that the sender does not have",
@@ -184,7 +201,7 @@ pub fn version_text() -> String {
          Checksum list:\n    \
          xxh128 xxh3 xxh64 md5 md4 none\n\
          Compress list:\n    \
-         none\n\
+         zstd lz4 zlibx zlib none\n\
          \n\
          gensync comes with ABSOLUTELY NO WARRANTY, to the extent permitted by law.\n",
         version = env!("CARGO_PKG_VERSION")
@@ -236,6 +253,6 @@ mod tests {
         );
         assert!(v.contains("\nCapabilities:\n"));
         assert!(v.contains("Checksum list:\n    xxh128 xxh3 xxh64 md5 md4 none\n"));
-        assert!(v.contains("Compress list:\n    none\n"));
+        assert!(v.contains("Compress list:\n    zstd lz4 zlibx zlib none\n"));
     }
 }

@@ -182,7 +182,7 @@ fn run_client(opts: Options) -> ExitCode {
             // A fatal error leaves no temp files behind (or, with
             // --partial, keeps what arrived), as upstream's exit_cleanup().
             crate::fsops::tempfile::cleanup_all();
-            print_error(&prog, &e);
+            session::print_error(&prog, &e);
             if e.quiet {
                 return e.code;
             }
@@ -194,31 +194,6 @@ fn run_client(opts: Options) -> ExitCode {
         eprint!("{}", exit_line(&prog, code, who));
     }
     code
-}
-
-/// Print a fatal error the way upstream words it.
-pub fn print_error(prog: &str, e: &Error) {
-    if e.quiet || e.msg.is_empty() {
-        return;
-    }
-    let _ = std::io::stdout().flush();
-    if e.bare {
-        eprintln!("{}", e.msg);
-    } else if e.msg == crate::error::CONNECTION_CLOSED {
-        // io.c whine_about_eof()
-        eprintln!(
-            "{prog}: {} ({} bytes received so far) [{}]",
-            e.msg,
-            crate::report::numbers::human_num(session::liveness::bytes_received() as i64, 1),
-            session::liveness::role().as_str()
-        );
-    } else if e.msg == crate::error::WRITE_EPIPE {
-        eprintln!("{prog}: [{}] {}", session::liveness::role().as_str(), e.msg);
-    } else if e.msg.starts_with(prog) || e.msg.starts_with("ERROR") {
-        eprintln!("{}", e.msg);
-    } else {
-        eprintln!("{prog}: {}", e.msg);
-    }
 }
 
 /// Wall-clock seconds: upstream measures the summary rate in whole seconds.

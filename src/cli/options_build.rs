@@ -171,6 +171,14 @@ impl Builder {
                 // 0 means "choose per file", the same as not giving -B.
                 o.block_size = if size == 0 { None } else { Some(size as u32) };
             }
+            OptId::Compress => o.compress = o.compress.saturating_add(1),
+            OptId::OldCompress => o.compress_choice = Some("zlib".into()),
+            OptId::NewCompress => o.compress_choice = Some("zlibx".into()),
+            OptId::NoCompress => (o.compress, o.compress_choice) = (0, None),
+            OptId::CompressChoice => o.compress_choice = Some(string_value(row, value)?),
+            OptId::SkipCompress => o.skip_compress = Some(string_value(row, value)?),
+            OptId::CompressLevel => o.compress_level = Some(int_value(value)),
+            OptId::CompressThreads => o.compress_threads = int_value(value),
             OptId::PartialProgress => (o.partial, o.progress) = (true, true),
             OptId::Progress => o.progress = true,
             OptId::NoProgress => o.progress = false,
@@ -261,6 +269,7 @@ impl Builder {
         if self.o.human_readable > 1 && nargs == 1 && !self.o.server {
             return Ok(Action::Help);
         }
+        self.settle_compression()?;
         let mut o = self.o;
         o.operands = operands;
         if o.daemon {
@@ -364,6 +373,43 @@ impl Builder {
         };
         self.o.old_args = old;
         self.o.protect_args = protect;
+        Ok(())
+    }
+
+    /// options.c after the popt loop, with compat.c parse_compress_choice(0):
+    /// `-zz` means zlibx; an explicit name must be known and sets the
+    /// algorithm ("auto" = negotiate); a level alone turns compression on.
+    /// `compress` ends as upstream's do_compression, which server_options()
+    /// reads (so `-z` is 1 = zlib there, even though it will negotiate).
+    fn settle_compression(&mut self) -> crate::Result<()> {
+        let o = &mut self.o;
+        if o.compress_choice.is_none() && o.compress > 1 {
+            o.compress_choice = Some("zlibx".into());
+        }
+        match o.compress_choice.as_deref() {
+            Some(c) if !c.eq_ignore_ascii_case("auto") => {
+                let Some(num) = crate::options::compress_num(c) else {
+                    return Err(Error::bare(
+                        ExitCode::UNSUPPORTED,
+                        format!("unknown compress name: {c}"),
+                    ));
+                };
+                if o.server && !crate::session::compress_choice_allowed(c, true) {
+                    return Err(Error::bare(
+                        ExitCode::UNSUPPORTED,
+                        format!("Your --compress-choice value ({c}) was refused by the server."),
+                    ));
+                }
+                o.compress = num;
+            }
+            _ => o.compress_choice = None,
+        }
+        if o.compress == 0 && o.compress_level.is_some() {
+            // CPRES_AUTO: negotiate, as plain -z would.
+            o.compress = -1;
+        }
+        // Both ends spawn no compression threads (see Options).
+        o.compress_threads = o.compress_threads.max(0);
         Ok(())
     }
 

@@ -536,16 +536,16 @@ mod tests {
             (&["-H", "a", "b"][..], "--hard-links"),
             (&["-avH", "a", "b"][..], "--hard-links"),
             (&["--hard-links", "a", "b"][..], "--hard-links"),
-            (&["-z", "a", "b"][..], "--compress"),
+            (&["-S", "a", "b"][..], "--sparse"),
             (&["-8", "a", "b"][..], "--8-bit-output"),
-            (&["--zc=zstd", "a", "b"][..], "--zc"),
+            (&["--chmod=u+x", "a", "b"][..], "--chmod"),
             (
                 &["--remove-sent-files", "a", "b"][..],
                 "--remove-sent-files",
             ),
-            (&["--old-compress", "a", "b"][..], "--old-compress"),
+            (&["--inplace", "a", "b"][..], "--inplace"),
             (&["-m", "a", "b"][..], "--prune-empty-dirs"),
-            (&["--new-compress", "a", "b"][..], "--new-compress"),
+            (&["-b", "a", "b"][..], "--backup"),
             (&["--info=progress2", "a", "b"][..], "--info"),
         ] {
             let e = err(args);
@@ -563,6 +563,49 @@ mod tests {
         );
         // A missing value is reported before the refusal as well.
         assert_eq!(err_msg(&["a", "--exclude"]), "--exclude: missing argument");
+    }
+
+    #[test]
+    fn compression_options() {
+        // (args, do_compression, choice, level) as upstream's
+        // server_options() would see them.
+        for (args, num, choice, level) in [
+            (&["-z", "a", "b"][..], 1, None, None),
+            (&["-zz", "a", "b"][..], 2, Some("zlibx"), None),
+            (&["-z", "-z", "--zc=auto", "a", "b"][..], 2, None, None),
+            (&["--zc=ZSTD", "a", "b"][..], 4, Some("ZSTD"), None),
+            (&["--old-compress", "a", "b"][..], 1, Some("zlib"), None),
+            (
+                &["--new-compress", "--zc=lz4", "a", "b"][..],
+                3,
+                Some("lz4"),
+                None,
+            ),
+            (&["--zl=5", "a", "b"][..], -1, None, Some(5)),
+            (&["-z", "--zc=none", "a", "b"][..], 0, Some("none"), None),
+            (
+                &["--zc=none", "--zl=3", "a", "b"][..],
+                -1,
+                Some("none"),
+                Some(3),
+            ),
+            (&["-z", "--zc=zstd", "--no-z", "a", "b"][..], 0, None, None),
+        ] {
+            let o = run(args);
+            assert_eq!(o.compress, num, "{args:?}");
+            assert_eq!(o.compress_choice.as_deref(), choice, "{args:?}");
+            assert_eq!(o.compress_level, level, "{args:?}");
+        }
+        let e = err(&["--zc=foo", "a", "b"]);
+        assert_eq!(e.code, ExitCode::UNSUPPORTED);
+        assert_eq!(e.msg, "unknown compress name: foo");
+        assert_eq!(
+            err_msg(&["--compress-level=x", "a"]),
+            "--compress-level=x: invalid numeric value"
+        );
+        let o = run(&["--skip-compress=gz/jpg", "--zt=-2", "a", "b"]);
+        assert_eq!(o.skip_compress.as_deref(), Some("gz/jpg"));
+        assert_eq!(o.compress, 0);
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod cvs;
 pub(crate) mod parse;
 pub mod rule;
 pub mod stack;
+pub mod walk;
 pub mod wildmatch;
 pub mod wildmatch_cases;
 pub mod wire;

@@ -6,7 +6,7 @@
 //! the stateful part lives in `parse.rs`; this file holds what is pure.
 
 use super::wildmatch::{litmatch_at, wildmatch_at, Anchor};
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitCode, Result};
 
 /// Rule flag bits. The values are ours; the meanings follow upstream's
 /// FILTRULE_* so the code can be compared side by side.
@@ -283,7 +283,13 @@ pub fn next_token(
     }
     let start = i;
     let rule_str = &s[start..];
-    let err = |msg: &str| -> Error { Error::syntax(format!("{msg}: {}", src.text(0, rule_str))) };
+    // Upstream prints these rule errors without its name in front.
+    let err = |msg: &str| -> Error {
+        Error::bare(
+            ExitCode::SYNTAX,
+            format!("{msg}: {}", src.text(0, rule_str)),
+        )
+    };
     let mut flags = template & f::FROM_CONTAINER;
     if src.in_file {
         flags |= f::FROM_FILE;
@@ -423,11 +429,14 @@ pub fn next_token(
                 };
                 if !ok {
                     let d = format!(" '{}' at position {}", c as char, i - start);
-                    return Err(Error::syntax(format!(
-                        "invalid modifier{} in filter rule: {}",
-                        src.detail(0, &d),
-                        src.text(0, rule_str)
-                    )));
+                    return Err(Error::bare(
+                        ExitCode::SYNTAX,
+                        format!(
+                            "invalid modifier{} in filter rule: {}",
+                            src.detail(0, &d),
+                            src.text(0, rule_str)
+                        ),
+                    ));
                 }
             }
         }

@@ -9,7 +9,8 @@
 use super::entry::*;
 use crate::checksum::{file_checksum, ChecksumKind};
 use crate::error::{strerror, Error, IoError};
-use crate::filter::{FilterList, FilterStack, Side};
+use crate::filter::walk::FilterWalk;
+use crate::filter::{FilterList, Side};
 use crate::options::Options;
 use crate::report::{LogCode, Logger};
 use std::ffi::OsString;
@@ -35,16 +36,6 @@ pub struct Builder<'a> {
     walk: Option<FilterWalk>,
     /// A fatal error met while walking (a bad rule in a merge file).
     pub fatal: Option<Error>,
-}
-
-/// Per-directory filter state of one source root (upstream: the local
-/// filter stack and change_local_filter_dir()).
-struct FilterWalk {
-    root: PathBuf,
-    stack: FilterStack,
-    /// Names (relative to the root) of the directories pushed, outermost
-    /// first.
-    dirs: Vec<Vec<u8>>,
 }
 
 /// Absolute form of a path for messages (upstream full_fname()).
@@ -94,73 +85,30 @@ impl<'a> Builder<'a> {
         } else {
             std::env::current_dir().unwrap_or_default().join(dir)
         };
-        if self.walk.as_ref().is_some_and(|w| w.root == abs) {
+        if self.walk.as_ref().is_some_and(|w| w.root() == abs) {
             return;
         }
-        self.walk = Some(FilterWalk {
-            stack: FilterStack::new(list.clone(), &abs),
-            root: abs,
-            dirs: Vec::new(),
-        });
+        self.walk = Some(FilterWalk::new(list, &abs));
     }
 
     /// Whether the sender's rules exclude `name`.
     fn excluded(&self, name: &[u8], is_dir: bool) -> bool {
         self.walk
             .as_ref()
-            .is_some_and(|w| w.stack.is_excluded(name, is_dir, Side::Sender))
+            .is_some_and(|w| w.excluded(name, is_dir, Side::Sender))
     }
 
-    /// Make the stack hold the merge files of `dir` and its ancestors
-    /// (upstream change_local_filter_dir()): pop what is not an ancestor,
-    /// push what is missing.
     fn enter_filter_dir(&mut self, dir: &[u8]) {
-        let Some(w) = self.walk.as_mut() else {
-            return;
-        };
-        let is_ancestor = |a: &[u8], d: &[u8]| {
-            a == b"." || a == d || (d.starts_with(a) && d.get(a.len()) == Some(&b'/'))
-        };
-        while let Some(top) = w.dirs.last() {
-            if is_ancestor(top, dir) {
-                break;
-            }
-            w.dirs.pop();
-            w.stack.pop_dir();
-        }
-        // The chain to push: every prefix of `dir` not yet on the stack.
-        let mut chain: Vec<Vec<u8>> = Vec::new();
-        if dir == b"." {
-            chain.push(b".".to_vec());
-        } else {
-            for (i, &c) in dir.iter().enumerate() {
-                if c == b'/' {
-                    chain.push(dir[..i].to_vec());
-                }
-            }
-            chain.push(dir.to_vec());
-        }
-        for d in chain {
-            if w.dirs.iter().any(|x| *x == d) {
-                continue;
-            }
-            let disk = if d == b"." {
-                w.root.clone()
-            } else {
-                w.root.join(std::ffi::OsStr::from_bytes(&d))
-            };
-            if let Err(e) = w.stack.push_dir(&d, &disk) {
+        if let Some(w) = self.walk.as_mut() {
+            if let Err(e) = w.enter(dir) {
                 self.fatal.get_or_insert(e);
             }
-            w.dirs.push(d);
         }
     }
 
     fn leave_filter_dir(&mut self) {
         if let Some(w) = self.walk.as_mut() {
-            if w.dirs.pop().is_some() {
-                w.stack.pop_dir();
-            }
+            w.leave();
         }
     }
 

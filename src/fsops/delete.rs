@@ -4,6 +4,8 @@
 //! Items are visited in reverse file-list order, as upstream does, so the
 //! "deleting" lines come out in the same order.
 
+use crate::filter::walk::FilterWalk;
+use crate::filter::Side;
 use crate::flist::entry::{FileType, S_IFDIR};
 use crate::flist::sort::sort_key;
 use std::collections::HashSet;
@@ -46,69 +48,189 @@ fn sorted_dirlist(dir: &Path, protocol: u32) -> io::Result<Vec<(Vec<u8>, u32)>> 
     Ok(v)
 }
 
+/// How a deletion pass runs: dry or not, the rules that protect names,
+/// and the `--max-delete` budget.
+pub struct DelCtx<'a> {
+    pub dry_run: bool,
+    pub protocol: u32,
+    /// Receiver-side rules (get_dirlist() leaves excluded names out, so
+    /// they are never deleted), positioned at the directory being listed.
+    pub rules: Option<&'a mut FilterWalk>,
+    /// Deletions still allowed; None for no limit.
+    pub budget: Option<u64>,
+    /// Deletions refused because the budget ran out.
+    pub skipped: u64,
+    /// Making room for a new item: not limited, not counted.
+    pub make_room: bool,
+    /// `--delete-delay`: note what to delete (path, name, mode) instead of
+    /// deleting it now (generator.c remember_delete()).
+    pub defer: Option<Vec<(std::path::PathBuf, Vec<u8>, u32)>>,
+}
+
+impl DelCtx<'_> {
+    pub fn plain(dry_run: bool, protocol: u32) -> DelCtx<'static> {
+        DelCtx {
+            dry_run,
+            protocol,
+            rules: None,
+            budget: None,
+            skipped: 0,
+            make_room: false,
+            defer: None,
+        }
+    }
+
+    fn excluded(&self, rel: &[u8], mode: u32, ignore_perishable: bool) -> bool {
+        let is_dir = mode & 0o170000 == S_IFDIR;
+        self.rules
+            .as_ref()
+            .is_some_and(|w| w.excluded_q(rel, is_dir, Side::Receiver, ignore_perishable))
+    }
+}
+
+/// Outcome of delete_item() (upstream enum delret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DelRet {
+    Success,
+    NotEmpty,
+    AtLimit,
+    Failed,
+}
+
 /// Delete everything in `dir` (named `prefix` relative to the root) whose
-/// basename is not in `keep`. `on_delete` sees each deleted item;
-/// `on_error` each failure.
+/// basename is not in `keep` and which the rules do not protect.
+/// `on_delete` sees each deleted item; `on_error` each failure.
 pub fn delete_in_dir(
     dir: &Path,
     prefix: &[u8],
     keep: &HashSet<&[u8]>,
-    dry_run: bool,
-    protocol: u32,
+    dc: &mut DelCtx,
     on_delete: &mut dyn FnMut(Deleted),
     on_error: &mut dyn FnMut(DelError),
 ) -> io::Result<()> {
-    let list = sorted_dirlist(dir, protocol)?;
+    let list = sorted_dirlist(dir, dc.protocol)?;
     for (name, mode) in list.iter().rev() {
         if keep.contains(name.as_slice()) {
             continue;
         }
         let mut rel = prefix.to_vec();
         rel.extend_from_slice(name);
+        if dc.excluded(&rel, *mode, false) {
+            continue;
+        }
         let path = dir.join(std::ffi::OsStr::from_bytes(name));
-        delete_item(&path, &rel, *mode, dry_run, protocol, on_delete, on_error);
+        if let Some(d) = dc.defer.as_mut() {
+            d.push((path, rel, *mode));
+            continue;
+        }
+        delete_item(&path, &rel, *mode, dc, on_delete, on_error);
     }
     Ok(())
 }
 
-/// Remove one item, recursing into directories (delete_item()).
+/// Remove one item, recursing into directories (delete.c delete_item()).
 pub fn delete_item(
     path: &Path,
     rel: &[u8],
     mode: u32,
-    dry_run: bool,
-    protocol: u32,
+    dc: &mut DelCtx,
     on_delete: &mut dyn FnMut(Deleted),
     on_error: &mut dyn FnMut(DelError),
-) -> bool {
-    let is_dir = FileType::from_mode(mode) == Some(FileType::Dir);
-    if is_dir {
-        let mut ok = true;
-        match sorted_dirlist(path, protocol) {
-            Ok(list) => {
-                for (name, m) in list.iter().rev() {
-                    let mut r = rel.to_vec();
-                    r.push(b'/');
-                    r.extend_from_slice(name);
-                    let p = path.join(std::ffi::OsStr::from_bytes(name));
-                    ok &= delete_item(&p, &r, *m, dry_run, protocol, on_delete, on_error);
-                }
-            }
-            Err(err) => {
-                on_error(DelError::Failed {
-                    what: "opendir",
-                    name: rel.to_vec(),
-                    err,
-                });
-                return false;
-            }
-        }
-        if !ok && !dry_run {
-            on_error(DelError::NotEmpty(rel.to_vec()));
-            return false;
+) -> DelRet {
+    if FileType::from_mode(mode) == Some(FileType::Dir) {
+        let ret = delete_dir_contents(path, rel, dc, on_delete, on_error);
+        if matches!(ret, DelRet::NotEmpty | DelRet::AtLimit) {
+            return ret;
         }
     }
-    let res = if dry_run {
+    remove_one(path, rel, mode, dc, on_delete, on_error)
+}
+
+/// delete.c delete_dir_contents(): empty a directory before it goes.
+/// Inside it perishable rules protect nothing; a name the other rules
+/// protect keeps the directory. Every child directory is emptied and then
+/// removed on its own, so one that could not be emptied is tried (and
+/// counted against --max-delete) anyway, and a directory left non-empty is
+/// reported, as upstream does.
+fn delete_dir_contents(
+    path: &Path,
+    rel: &[u8],
+    dc: &mut DelCtx,
+    on_delete: &mut dyn FnMut(Deleted),
+    on_error: &mut dyn FnMut(DelError),
+) -> DelRet {
+    let list = match sorted_dirlist(path, dc.protocol) {
+        Ok(list) => list,
+        Err(err) => {
+            on_error(DelError::Failed {
+                what: "opendir",
+                name: rel.to_vec(),
+                err,
+            });
+            return DelRet::Failed;
+        }
+    };
+    let entered = match dc.rules.as_deref_mut() {
+        Some(w) => {
+            // A bad per-directory file here is reported by the walk that
+            // reads it for transfers; keep deleting.
+            let _ = w.push_one(rel);
+            true
+        }
+        None => false,
+    };
+    let mut ret = DelRet::Success;
+    let mut todo = Vec::with_capacity(list.len());
+    for (name, m) in &list {
+        let mut r = rel.to_vec();
+        r.push(b'/');
+        r.extend_from_slice(name);
+        if dc.excluded(&r, *m, true) {
+            ret = DelRet::NotEmpty;
+        } else {
+            todo.push((name, r, *m));
+        }
+    }
+    for (name, r, m) in todo.into_iter().rev() {
+        let p = path.join(std::ffi::OsStr::from_bytes(name));
+        if FileType::from_mode(m) == Some(FileType::Dir)
+            && delete_dir_contents(&p, &r, dc, on_delete, on_error) != DelRet::Success
+        {
+            ret = DelRet::NotEmpty;
+        }
+        if remove_one(&p, &r, m, dc, on_delete, on_error) != DelRet::Success {
+            ret = DelRet::NotEmpty;
+        }
+    }
+    if entered {
+        if let Some(w) = dc.rules.as_deref_mut() {
+            w.leave();
+        }
+    }
+    if ret == DelRet::NotEmpty {
+        on_error(DelError::NotEmpty(rel.to_vec()));
+    }
+    ret
+}
+
+/// The removal itself, after any emptying: the --max-delete check, then
+/// unlink or rmdir.
+fn remove_one(
+    path: &Path,
+    rel: &[u8],
+    mode: u32,
+    dc: &mut DelCtx,
+    on_delete: &mut dyn FnMut(Deleted),
+    on_error: &mut dyn FnMut(DelError),
+) -> DelRet {
+    let is_dir = FileType::from_mode(mode) == Some(FileType::Dir);
+    // Upstream compares the deletions done so far with the limit, so only
+    // a removal that happens spends the budget.
+    if !dc.make_room && dc.budget == Some(0) {
+        dc.skipped += 1;
+        return DelRet::AtLimit;
+    }
+    let res = if dc.dry_run {
         Ok(())
     } else if is_dir {
         fs::remove_dir(path)
@@ -117,13 +239,18 @@ pub fn delete_item(
     };
     match res {
         Ok(()) => {
+            if !dc.make_room {
+                if let Some(b) = dc.budget.as_mut() {
+                    *b = b.saturating_sub(1);
+                }
+            }
             on_delete(Deleted { name: rel, mode });
-            true
+            DelRet::Success
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => DelRet::Success,
         Err(e) if is_dir && e.raw_os_error() == Some(libc::ENOTEMPTY) => {
             on_error(DelError::NotEmpty(rel.to_vec()));
-            false
+            DelRet::NotEmpty
         }
         Err(err) => {
             on_error(DelError::Failed {
@@ -131,7 +258,7 @@ pub fn delete_item(
                 name: rel.to_vec(),
                 err,
             });
-            false
+            DelRet::Failed
         }
     }
 }

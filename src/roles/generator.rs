@@ -14,10 +14,11 @@ use super::Ctx;
 use crate::checksum::file_checksum;
 use crate::delta::signature::{generate_sums_from_reader, sum_sizes_sqroot};
 use crate::error::{strerror, Error, IoError, Result};
+use crate::filter::walk::FilterWalk;
 use crate::flist::build::{full_fname, open_nofollow};
 use crate::flist::entry::*;
 use crate::flist::FileLists;
-use crate::fsops::delete::{delete_in_dir, delete_item, DelError, Deleted};
+use crate::fsops::delete::{delete_in_dir, delete_item, DelCtx, DelError, DelRet, Deleted};
 use crate::fsops::{dest_mode, same_time, set_file_attrs, AttrOpts};
 use crate::options::DeleteMode;
 use crate::report::LogCode;
@@ -26,6 +27,7 @@ use crate::wire::item;
 use crate::wire::mux::{MsgCode, MuxWriter};
 use crate::wire::ndx::{NdxCodec, NDX_DONE};
 use crate::wire::sums::{write_block_sum, write_sum_head, SumHead};
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
@@ -103,6 +105,20 @@ pub struct Generator<'a, W: Write> {
     /// Children of each content directory, for deletions.
     children: HashMap<Vec<u8>, HashSet<Vec<u8>>>,
     delete_mode: DeleteMode,
+    /// Receiver-side rules for deletion, rooted at the destination.
+    del_rules: Option<FilterWalk>,
+    /// `--max-delete`: deletions still allowed.
+    del_budget: Option<u64>,
+    /// Deletions refused by `--max-delete`.
+    skipped_deletes: u64,
+    /// `--delete-delay`: found during the walk, done at the end.
+    delayed: Vec<(PathBuf, Vec<u8>, u32)>,
+}
+
+/// What a deletion pass did, in order.
+enum DelEvent {
+    Deleted(Vec<u8>, u32),
+    Error(DelError),
 }
 
 fn parent_of(name: &[u8]) -> &[u8] {
@@ -169,7 +185,28 @@ impl<'a, W: Write> Generator<'a, W> {
             io_error_warned: false,
             need_perm_fix: HashMap::new(),
             children: HashMap::new(),
+            del_rules: None,
+            del_budget: opts.max_delete.map(|n| n.max(0) as u64),
+            skipped_deletes: 0,
+            delayed: Vec::new(),
             delete_mode,
+        }
+    }
+
+    /// The deletion rules, set up on first use (the destination exists by
+    /// then).
+    fn del_ctx(&mut self) -> DelCtx<'_> {
+        if self.del_rules.is_none() && !self.ctx.filters.is_empty() {
+            self.del_rules = Some(FilterWalk::new(&self.ctx.filters, &self.dest.base));
+        }
+        DelCtx {
+            dry_run: self.ctx.opts.dry_run,
+            protocol: self.ctx.protocol(),
+            rules: self.del_rules.as_mut(),
+            budget: self.del_budget,
+            skipped: 0,
+            make_room: false,
+            defer: None,
         }
     }
 
@@ -399,11 +436,24 @@ impl<'a, W: Write> Generator<'a, W> {
             }
             self.wait_for_done(3, false)?;
         }
-        if matches!(self.delete_mode, DeleteMode::Delay | DeleteMode::After)
+        if self.delete_mode == DeleteMode::Delay {
+            self.do_delayed_deletions()?;
+        }
+        if self.delete_mode == DeleteMode::After
             && self.lists.total_entries > 0
             && self.dest.solo.is_none()
         {
             self.do_delete_pass()?;
+        }
+        if self.ctx.opts.max_delete.is_some() && self.skipped_deletes > 0 {
+            self.log(
+                LogCode::Warning,
+                &format!(
+                    "Deletions stopped due to --max-delete limit ({} skipped)\n",
+                    self.skipped_deletes
+                ),
+            );
+            self.ctx.shared.add_io_error(IoError::DEL_LIMIT);
         }
         if proto >= 31 {
             if !early_delete_done {
@@ -416,6 +466,14 @@ impl<'a, W: Write> Generator<'a, W> {
         }
         if !inc {
             self.touch_up_dirs();
+        } else if self.delete_mode == DeleteMode::Delay {
+            // The delayed deletions touched directories whose times were
+            // already set; every directory gets its time again (upstream
+            // runs touch_up_dirs() over dir_flist then).
+            let dirs: Vec<FileEntry> = self.lists.dir_flist.clone();
+            for d in dirs {
+                self.touch_up_dir(&d);
+            }
         }
         Ok(())
     }
@@ -458,9 +516,52 @@ impl<'a, W: Write> Generator<'a, W> {
         Ok(())
     }
 
+    fn replay_deletions(&mut self, events: Vec<DelEvent>) -> Result<()> {
+        for ev in events {
+            match ev {
+                DelEvent::Deleted(n, mode) => self.note_deleted(&n, mode)?,
+                DelEvent::Error(e) => self.report_del_error(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// generator.c do_delayed_deletions(): what `--delete-delay` found
+    /// during the walk, in the order it was found.
+    fn do_delayed_deletions(&mut self) -> Result<()> {
+        let items = std::mem::take(&mut self.delayed);
+        // One log, so messages and "deleting" lines keep upstream's order.
+        let events: RefCell<Vec<DelEvent>> = RefCell::new(Vec::new());
+        let mut dc = self.del_ctx();
+        // The walk is over: only the merge files of the directories being
+        // emptied are in effect now, as upstream's stack is by then.
+        if let Some(w) = dc.rules.as_deref_mut() {
+            w.reset();
+        }
+        for (path, rel, mode) in &items {
+            delete_item(
+                path,
+                rel,
+                *mode,
+                &mut dc,
+                &mut |d: Deleted| {
+                    events
+                        .borrow_mut()
+                        .push(DelEvent::Deleted(d.name.to_vec(), d.mode))
+                },
+                &mut |e| events.borrow_mut().push(DelEvent::Error(e)),
+            );
+        }
+        let (budget, skipped) = (dc.budget, dc.skipped);
+        self.del_budget = budget;
+        self.skipped_deletes += skipped;
+        self.replay_deletions(events.into_inner())?;
+        Ok(())
+    }
+
     /// generator.c delete_in_dir().
     fn delete_in(&mut self, name: &[u8], path: &Path) -> Result<()> {
-        if self.ctx.shared.io_error() & IoError::GENERAL != 0 {
+        if self.ctx.shared.io_error() & IoError::GENERAL != 0 && !self.ctx.opts.ignore_errors {
             if !self.io_error_warned {
                 self.log(
                     LogCode::Info,
@@ -480,25 +581,37 @@ impl<'a, W: Write> Generator<'a, W> {
             p.push(b'/');
             p
         };
-        let mut deleted: Vec<(Vec<u8>, u32)> = Vec::new();
-        let mut errors: Vec<DelError> = Vec::new();
-        let dry = self.ctx.opts.dry_run;
+        // One log, so messages and "deleting" lines keep upstream's order.
+        let events: RefCell<Vec<DelEvent>> = RefCell::new(Vec::new());
+        let keep: HashSet<Vec<u8>> = keep.into_iter().map(<[u8]>::to_vec).collect();
+        let keep_ref: HashSet<&[u8]> = keep.iter().map(Vec::as_slice).collect();
+        let delay = self.delete_mode == DeleteMode::Delay;
+        let mut dc = self.del_ctx();
+        if delay {
+            dc.defer = Some(Vec::new());
+        }
+        if let Some(w) = dc.rules.as_deref_mut() {
+            // As for the sender's walk, a bad rule file is fatal.
+            w.enter(name)?;
+        }
         let res = delete_in_dir(
             path,
             &prefix,
-            &keep,
-            dry,
-            self.ctx.protocol(),
-            &mut |d: Deleted| deleted.push((d.name.to_vec(), d.mode)),
-            &mut |e| errors.push(e),
+            &keep_ref,
+            &mut dc,
+            &mut |d: Deleted| {
+                events
+                    .borrow_mut()
+                    .push(DelEvent::Deleted(d.name.to_vec(), d.mode))
+            },
+            &mut |e| events.borrow_mut().push(DelEvent::Error(e)),
         );
-        drop(keep);
-        for (n, mode) in deleted {
-            self.note_deleted(&n, mode)?;
-        }
-        for e in errors {
-            self.report_del_error(e);
-        }
+        let (budget, skipped) = (dc.budget, dc.skipped);
+        let deferred = dc.defer.take();
+        self.del_budget = budget;
+        self.skipped_deletes += skipped;
+        self.delayed.extend(deferred.unwrap_or_default());
+        self.replay_deletions(events.into_inner())?;
         if let Err(e) = res {
             self.ctx.shared.add_io_error(IoError::GENERAL);
             self.log(
@@ -550,6 +663,8 @@ impl<'a, W: Write> Generator<'a, W> {
             if mode & S_IFMT == S_IFDIR {
                 payload.push(0);
             }
+            // Queued messages (a "cannot delete" line) were said first.
+            drain_msgs(self.w, self.msgs)?;
             self.w.send_msg(MsgCode::Deleted, &payload)?;
         } else {
             // A client, or an old-protocol server, formats the line itself
@@ -584,27 +699,26 @@ impl<'a, W: Write> Generator<'a, W> {
                 return failed(self);
             }
         }
-        let mut errors = Vec::new();
-        let mut inner = Vec::new();
-        let ok = delete_item(
+        let events: RefCell<Vec<DelEvent>> = RefCell::new(Vec::new());
+        let mut dc = DelCtx::plain(self.ctx.opts.dry_run, self.ctx.protocol());
+        dc.make_room = true;
+        let ret = delete_item(
             path,
             name,
             mode,
-            self.ctx.opts.dry_run,
-            self.ctx.protocol(),
+            &mut dc,
             &mut |d: Deleted| {
+                // The item itself is replaced, not reported as deleted.
                 if d.name != name {
-                    inner.push((d.name.to_vec(), d.mode));
+                    events
+                        .borrow_mut()
+                        .push(DelEvent::Deleted(d.name.to_vec(), d.mode))
                 }
             },
-            &mut |e| errors.push(e),
+            &mut |e| events.borrow_mut().push(DelEvent::Error(e)),
         );
-        for (n, m) in inner {
-            let _ = self.note_deleted(&n, m);
-        }
-        for e in errors {
-            self.report_del_error(e);
-        }
+        let ok = ret == DelRet::Success;
+        let _ = self.replay_deletions(events.into_inner());
         if !ok {
             return failed(self);
         }
@@ -1127,7 +1241,7 @@ impl<'a, W: Write> Generator<'a, W> {
                 self.need_perm_fix.insert(file.name.clone(), file.mode);
             }
         }
-        if self.delete_mode == DeleteMode::During
+        if matches!(self.delete_mode, DeleteMode::During | DeleteMode::Delay)
             && file.flags & FLAG_CONTENT_DIR != 0
             && st.is_some()
         {
@@ -1316,9 +1430,14 @@ fn atomic_symlink(target: &[u8], path: &Path, existing: Option<&fs::Metadata>) -
         None => std::os::unix::fs::symlink(t, path),
         Some(m) if m.is_dir() => {
             let mut errs = Vec::new();
-            delete_item(path, b"", m.mode(), false, 32, &mut |_| {}, &mut |e| {
-                errs.push(e)
-            });
+            delete_item(
+                path,
+                b"",
+                m.mode(),
+                &mut DelCtx::plain(false, 32),
+                &mut |_| {},
+                &mut |e| errs.push(e),
+            );
             std::os::unix::fs::symlink(t, path)
         }
         Some(_) => {

@@ -19,11 +19,11 @@ use crate::fsops::tempfile;
 use crate::fsops::{set_file_attrs, AttrOpts};
 use crate::report::stats::Stats;
 use crate::report::LogCode;
+use crate::wire::compress::{RecvToken, TokenDecoder};
 use crate::wire::item;
 use crate::wire::mux::DemuxReader;
 use crate::wire::ndx::{NdxCodec, NDX_DEL_STATS, NDX_DONE, NDX_FLIST_EOF, NDX_FLIST_OFFSET};
 use crate::wire::sums::{read_sum_head, SumHead};
-use crate::wire::tokens::{read_token, RecvToken};
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
@@ -42,6 +42,8 @@ pub struct Receiver<'a> {
     pub stats: Stats,
     sent_once: HashSet<i32>,
     dflt_perms: u32,
+    /// One token decoder for the session (zstd's stream spans files).
+    tokens: TokenDecoder,
 }
 
 impl<'a> Receiver<'a> {
@@ -54,6 +56,8 @@ impl<'a> Receiver<'a> {
         events: Sender<RecvEvent>,
     ) -> Self {
         let opts = &ctx.opts;
+        let mut tokens = TokenDecoder::new(ctx.neg.compress);
+        tokens.set_protocol(ctx.protocol() as i32);
         Receiver {
             ctx,
             lists,
@@ -74,6 +78,7 @@ impl<'a> Receiver<'a> {
             stats: Stats::default(),
             sent_once: HashSet::new(),
             dflt_perms: 0o777 & !crate::fsops::current_umask(),
+            tokens,
         }
     }
 
@@ -257,7 +262,7 @@ impl<'a> Receiver<'a> {
         let mut write_err: Option<io::Error> = None;
         let mut block = Vec::new();
         loop {
-            match read_token(r, buf)? {
+            match self.tokens.recv_token(r, buf)? {
                 RecvToken::End => break,
                 RecvToken::Literal(n) => {
                     fsum.update(&buf[..n]);
@@ -287,6 +292,8 @@ impl<'a> Receiver<'a> {
                         block.iter_mut().for_each(|x| *x = 0);
                         let _ = e;
                     }
+                    // zlib puts the copied bytes into its history.
+                    self.tokens.see_token(&block)?;
                     fsum.update(&block);
                     self.stats.matched_data += len as i64;
                     if let (Some(o), None) = (out.as_mut(), &write_err) {

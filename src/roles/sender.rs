@@ -16,12 +16,12 @@ use crate::flist::entry::{FileEntry, FLAG_CLEARED, FLAG_FILE_SENT};
 use crate::flist::FileLists;
 use crate::report::stats::Stats;
 use crate::report::LogCode;
+use crate::wire::compress::TokenEncoder;
 use crate::wire::int::*;
 use crate::wire::item;
 use crate::wire::mux::{DemuxReader, MsgCode, MuxWriter};
 use crate::wire::ndx::{NdxCodec, NDX_DEL_STATS, NDX_DONE};
 use crate::wire::sums::{read_block_sums, read_sum_head, write_sum_head};
-use crate::wire::tokens;
 use std::io::{self, Read, Write};
 use std::sync::mpsc::Receiver;
 
@@ -142,6 +142,10 @@ pub fn send_files<R: Read, W: Write>(
     let do_xfers = !ctx.opts.dry_run;
     // (matches, hash_hits, false_alarms) over the whole run.
     let mut totals = (0u64, 0u64, 0u64);
+    // One encoder for the session: zstd's stream runs across files. With
+    // compression off it writes the plain int32 token stream.
+    let mut enc = TokenEncoder::new(ctx.neg.compress, ctx.neg.compress_level);
+    enc.set_protocol(proto as i32);
     loop {
         if inc {
             fs.send_extra(w, wcodec, MIN_FILECNT_LOOKAHEAD, stats)?;
@@ -285,7 +289,9 @@ pub fn send_files<R: Read, W: Write>(
                     n
                 };
                 fsum.update(&chunk[..n]);
-                tokens::write_literal(w, &chunk[..n])?;
+                // Literal data only, more follows (upstream sends a whole
+                // file as token -2 pieces and a final -1).
+                enc.send_token(w, &chunk[..n], -2, &[])?;
                 ms.literal += n as u64;
                 sent_ofs += n as i64;
                 remaining -= n;
@@ -308,14 +314,17 @@ pub fn send_files<R: Read, W: Write>(
                         Token::Literal(d) => {
                             fsum.update(d);
                             sent_ofs += d.len() as i64;
-                            tokens::write_literal(w, d).map_err(crate::wire::mux::to_io)?;
+                            enc.send_token(w, d, -2, &[])
+                                .map_err(crate::wire::mux::to_io)?;
                         }
                         Token::Match {
                             block, len, data, ..
                         } => {
                             fsum.update(data);
                             sent_ofs += len as i64;
-                            tokens::write_match(w, block).map_err(crate::wire::mux::to_io)?;
+                            // zlib adds the matched bytes to its history.
+                            enc.send_token(w, &[], block as i32, data)
+                                .map_err(crate::wire::mux::to_io)?;
                         }
                     }
                     if show_progress {
@@ -328,7 +337,7 @@ pub fn send_files<R: Read, W: Write>(
             read_ok = !win.read_error;
             ms
         };
-        tokens::write_end(w)?;
+        enc.send_token(w, &[], -1, &[])?;
         let mut sum = [0u8; 32];
         let n = fsum.finish(&mut sum);
         if !read_ok {

@@ -248,6 +248,9 @@ pub fn run_remote(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult,
             "The source and destination cannot both be remote.",
         ));
     }
+    // Rules are parsed before connecting, as upstream parses them with
+    // the options: a bad rule never reaches the server.
+    let rules = super::filters::base_list(&opts, crate::wire::PROTOCOL_VERSION)?;
     let RemoteCommand { argv, secluded } = remote_argv(&opts, &spec, am_sender, &remote_paths)?;
     let who = if am_sender {
         Who::Sender
@@ -291,7 +294,8 @@ pub fn run_remote(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult,
         }
         let mut r = DemuxReader::new(rsock, client_msg_handler(&ctx));
         r.start_mux();
-        let rules = super::filters::base_list(&opts, ctx.protocol())?;
+        let mut rules = rules;
+        rules.cfg.protocol = ctx.protocol() as i32;
         ctx.filters = Arc::new(super::filters::client_rules(
             &mut w,
             rules,

@@ -16,9 +16,10 @@ pub fn base_list(opts: &Options, protocol: u32) -> Result<FilterList> {
     cfg.delete_excluded = opts.delete_excluded;
     cfg.from0 = opts.from0;
     cfg.am_server = opts.server;
-    let wants_stdin = opts.filter_args.iter().any(|a| {
-        matches!(a, FilterArg::ExcludeFrom(n) | FilterArg::IncludeFrom(n) if n == b"-")
-    });
+    let wants_stdin = opts
+        .filter_args
+        .iter()
+        .any(|a| matches!(a, FilterArg::ExcludeFrom(n) | FilterArg::IncludeFrom(n) if n == b"-"));
     if wants_stdin && !opts.server {
         let mut text = Vec::new();
         std::io::stdin().read_to_end(&mut text)?;
@@ -63,7 +64,11 @@ pub fn client_rules<W: Write>(
     am_sender: bool,
     local_server: bool,
 ) -> Result<FilterList> {
-    send_filter_list(w, &mut list, &wire_opts(opts, protocol, am_sender, local_server))?;
+    send_filter_list(
+        w,
+        &mut list,
+        &wire_opts(opts, protocol, am_sender, local_server),
+    )?;
     Ok(list)
 }
 

@@ -5,11 +5,11 @@
 //! There is one engine: this is the remote-shell pipeline with the remote
 //! process replaced by a thread.
 
-use super::transfer::{run_receiver, run_sender, RunResult};
 use super::filters::{base_list, client_rules, server_rules};
+use super::transfer::{run_receiver, run_sender, RunResult};
 use super::{client_info_letters, setup_protocol};
-use crate::filter::FilterList;
 use crate::error::{Error, ExitCode, Result};
+use crate::filter::FilterList;
 use crate::options::Options;
 use crate::report::{ClientOut, LogCode, LogSink, Logger};
 use crate::roles::{client_msg_handler, Ctx, OutputCfg, Shared};
@@ -51,7 +51,7 @@ fn local_server(
     sock: UnixStream,
     dest: Vec<u8>,
     rules: FilterList,
-) -> Result<RunResult> {
+) -> Result<(RunResult, u32)> {
     let mut rsock = sock.try_clone()?;
     let mut wsock = sock;
     let neg = setup_protocol(
@@ -83,7 +83,13 @@ fn local_server(
     if ctx.protocol() >= 30 {
         r.start_mux();
     }
-    ctx.filters = Arc::new(server_rules(&mut r, rules, &ctx.opts, ctx.protocol(), true)?);
+    ctx.filters = Arc::new(server_rules(
+        &mut r,
+        rules,
+        &ctx.opts,
+        ctx.protocol(),
+        true,
+    )?);
     let res = run_receiver(&ctx, &dest, &mut r, &mut w, Some(&rx));
     if let Err(e) = &res {
         // The client prints the returned error itself; just end the
@@ -94,7 +100,9 @@ fn local_server(
         let _ = std::io::Write::flush(&mut w);
     }
     let _ = w.get_mut().shutdown(Shutdown::Both);
-    res
+    // Like a forked child's exit status, the server half's io_error
+    // (a --max-delete stop, say) counts for the run's exit code.
+    res.map(|r| (r, ctx.shared.io_error()))
 }
 
 /// Run `gensync [opts] SRC... DEST` on this machine.
@@ -119,12 +127,14 @@ pub fn run_local(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, 
     };
     // Parsed once: `--exclude-from=-` reads stdin only once, and both
     // halves start from the same rules, as upstream's forked child does.
-    let rules = base_list(&opts, opts.protocol.unwrap_or(crate::wire::PROTOCOL_VERSION))?;
+    let rules = base_list(
+        &opts,
+        opts.protocol.unwrap_or(crate::wire::PROTOCOL_VERSION),
+    )?;
     let (a, b) = UnixStream::pair()?;
     let server_opts = opts.clone();
     let server_rules_copy = rules.clone();
-    let server =
-        std::thread::spawn(move || local_server(server_opts, b, dest, server_rules_copy));
+    let server = std::thread::spawn(move || local_server(server_opts, b, dest, server_rules_copy));
 
     let client = (|| {
         let mut rsock = a.try_clone()?;
@@ -135,7 +145,14 @@ pub fn run_local(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, 
         if ctx.protocol() >= 30 {
             w.start_mux()?;
         }
-        ctx.filters = Arc::new(client_rules(&mut w, rules, &opts, ctx.protocol(), true, true)?);
+        ctx.filters = Arc::new(client_rules(
+            &mut w,
+            rules,
+            &opts,
+            ctx.protocol(),
+            true,
+            true,
+        )?);
         let mut r = DemuxReader::new(rsock, client_msg_handler(&ctx));
         r.start_mux();
         let res = run_sender(&ctx, &sources, &mut r, &mut w, None);
@@ -147,7 +164,10 @@ pub fn run_local(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, 
         .map_err(|_| Error::new(ExitCode::CRASHED, "server thread panicked"))?;
     let (client_res, ctx) = client?;
     match (client_res, server_res) {
-        (Ok(r), Ok(_)) => Ok((r, ctx)),
+        (Ok(r), Ok((_, io_error))) => {
+            ctx.shared.add_io_error(io_error);
+            Ok((r, ctx))
+        }
         // The server's own error explains a client-side EOF best.
         (Err(ce), Err(se)) => {
             if ce.quiet || ce.code == ExitCode::STREAMIO {

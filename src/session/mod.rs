@@ -1,6 +1,7 @@
-//! Session setup: protocol version exchange, compat flags, checksum
-//! negotiation and the checksum seed (upstream: compat.c setup_protocol(),
-//! negotiate_the_strings()). See protocol-notes/handshake.md.
+//! Session setup: protocol version exchange, compat flags, checksum and
+//! compression negotiation and the checksum seed (upstream: compat.c
+//! setup_protocol(), negotiate_the_strings(), parse_compress_choice()).
+//! See protocol-notes/handshake.md and protocol-notes/compression.md.
 //!
 //! Runs on the raw stream before multiplexing starts. The result,
 //! [`Negotiated`], fixes every protocol-visible choice for the roles.
@@ -17,6 +18,7 @@ pub mod transfer;
 use crate::checksum::ChecksumKind;
 use crate::error::{Error, ExitCode, Result};
 use crate::options::Options;
+use crate::wire::compress::{self, CompressKind};
 use crate::wire::int::*;
 use crate::wire::*;
 use std::io::{Read, Write};
@@ -58,6 +60,11 @@ pub struct Negotiated {
     pub seed: i32,
     /// CF_CHKSUM_SEED_FIX: seed before data in MD5 block sums.
     pub proper_seed_order: bool,
+    /// The token stream's compressor (`None` = the plain stream), after
+    /// negotiation and `--compress-level` (zlib at level 0 is `None`).
+    pub compress: CompressKind,
+    /// The level the sender compresses at (compress::effective_level()).
+    pub compress_level: i32,
 }
 
 impl Negotiated {
@@ -154,7 +161,31 @@ pub fn setup_protocol<R: Read, W: Write>(
         }
     }
     let negotiate = compat_flags & CF_VARINT_FLIST_FLAGS != 0;
-    let (xfer_sum, file_sum) = negotiate_checksums(r, w, opts, am_server, negotiate, protocol)?;
+    // compat.c negotiate_the_strings(): both lists go out before either
+    // side reads, checksums first.
+    let csum_mine = checksum_list(opts, am_server);
+    let comp_mine = opts
+        .negotiates_compression()
+        .then(|| compress_pref_list(am_server));
+    if negotiate {
+        if let Some(l) = &csum_mine {
+            write_vstring(w, l.join(" ").as_bytes())?;
+        }
+        if let Some(l) = &comp_mine {
+            let names: Vec<&str> = l.iter().map(|k| k.name()).collect();
+            write_vstring(w, names.join(" ").as_bytes())?;
+        }
+        if csum_mine.is_some() || comp_mine.is_some() {
+            w.flush()?;
+        }
+    }
+    let (xfer_sum, file_sum) =
+        negotiate_checksums(r, opts, csum_mine.as_deref(), negotiate, protocol)?;
+    let negotiated_compress = match &comp_mine {
+        Some(mine) => Some(negotiate_compress(r, mine, am_server, negotiate)?),
+        None => None,
+    };
+    let (compress, compress_level) = final_compress(opts, negotiated_compress);
     let seed = if am_server {
         let mut seed = opts.checksum_seed.unwrap_or(0);
         if seed == 0 {
@@ -177,7 +208,123 @@ pub fn setup_protocol<R: Read, W: Write>(
         file_sum,
         seed,
         proper_seed_order: compat_flags & CF_CHKSUM_SEED_FIX != 0,
+        compress,
+        compress_level,
     })
+}
+
+/// compat.c parse_compress_choice(1) + token.c init_compression_level():
+/// the negotiated name if there was a negotiation, else the explicit
+/// choice, else zlib for plain `-z` (a peer that cannot negotiate).
+fn final_compress(opts: &Options, negotiated: Option<CompressKind>) -> (CompressKind, i32) {
+    let kind = match (negotiated, opts.compress_choice.as_deref()) {
+        (Some(k), _) => k,
+        (None, Some(c)) => CompressKind::from_name(c).unwrap_or(CompressKind::None),
+        (None, None) if opts.compress != 0 => CompressKind::Zlib,
+        (None, None) => CompressKind::None,
+    };
+    let kind = compress::effective_kind(kind, opts.compress_level);
+    (kind, compress::effective_level(kind, opts.compress_level))
+}
+
+/// The names listed in RSYNC_COMPRESS_LIST for this side (compat.c
+/// getenv_nstr(), parse_nni_str()): the client reads the part before `&`,
+/// the server the part after it; unknown and repeated names are dropped.
+/// None when the variable is unset.
+fn compress_env_list(am_server: bool) -> Option<Vec<CompressKind>> {
+    let env = std::env::var_os("RSYNC_COMPRESS_LIST")?;
+    let env = env.to_string_lossy().into_owned();
+    let part = if am_server {
+        env.split_once('&').map(|(_, b)| b).unwrap_or(&env)
+    } else {
+        &env
+    };
+    let part = part.split('&').next().unwrap_or("");
+    let mut out = Vec::new();
+    for name in part.split(|c: char| c.is_ascii_whitespace()) {
+        if let Some(k) = CompressKind::from_name(name) {
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Our compress list, most preferred first: RSYNC_COMPRESS_LIST when it
+/// names anything, else rsync 3.5.0's default (a client leaves out "none").
+pub fn compress_pref_list(am_server: bool) -> Vec<CompressKind> {
+    match compress_env_list(am_server) {
+        Some(l) if !l.is_empty() => l,
+        _ => compress::default_compress_list()
+            .split(' ')
+            .filter_map(CompressKind::from_name)
+            .filter(|k| am_server || *k != CompressKind::None)
+            .collect(),
+    }
+}
+
+/// compat.c validate_choice_vs_env(): a server refuses an explicit
+/// `--compress-choice` that its RSYNC_COMPRESS_LIST does not name.
+pub fn compress_choice_allowed(name: &str, am_server: bool) -> bool {
+    let Some(kind) = CompressKind::from_name(name) else {
+        return false;
+    };
+    let Some(raw) = std::env::var_os("RSYNC_COMPRESS_LIST") else {
+        return true;
+    };
+    let raw = raw.to_string_lossy().into_owned();
+    let part = match raw.split_once('&') {
+        Some((_, b)) if am_server => b,
+        _ => &raw,
+    };
+    // An empty (or blank) list allows everything.
+    if part.trim_start().is_empty() {
+        return true;
+    }
+    compress_env_list(am_server).is_some_and(|l| l.contains(&kind))
+}
+
+/// Read the peer's compress list (or assume "zlib" from a peer that cannot
+/// negotiate) and pick our most preferred name it lists.
+fn negotiate_compress<R: Read>(
+    r: &mut R,
+    mine: &[CompressKind],
+    am_server: bool,
+    negotiate: bool,
+) -> Result<CompressKind> {
+    let theirs = if negotiate {
+        String::from_utf8_lossy(&read_vstring(r, 0x7FFF)?).into_owned()
+    } else {
+        "zlib".to_string()
+    };
+    let listed: Vec<CompressKind> = theirs
+        .split(' ')
+        .filter_map(CompressKind::from_name)
+        .collect();
+    if let Some(k) = mine.iter().find(|k| listed.contains(k)) {
+        // Without negotiation the check above only made sure our list
+        // allows zlib; -z then means zlib.
+        return Ok(if negotiate { *k } else { CompressKind::Zlib });
+    }
+    if am_server && negotiate {
+        // The client reports it, with both lists.
+        return Err(Error::quiet(ExitCode::UNSUPPORTED));
+    }
+    let ours: String = mine.iter().map(|k| format!(" {}", k.name())).collect();
+    let ours = if ours.is_empty() {
+        " INVALID".to_string()
+    } else {
+        ours
+    };
+    Err(Error::bare(
+        ExitCode::UNSUPPORTED,
+        format!(
+            "Failed to negotiate a compress choice.\n{} list: {theirs}\n{} list:{ours}",
+            if am_server { "Client" } else { "Server" },
+            if am_server { "Server" } else { "Client" },
+        ),
+    ))
 }
 
 /// `--checksum-choice=A[,B]` parsed into (transfer, file) kinds.
@@ -194,30 +341,34 @@ pub fn parse_checksum_choice(s: &str) -> Result<(ChecksumKind, ChecksumKind)> {
     Ok((parse(a)?, parse(b)?))
 }
 
-fn negotiate_checksums<R: Read, W: Write>(
-    r: &mut R,
-    w: &mut W,
-    opts: &Options,
-    am_server: bool,
-    negotiate: bool,
-    protocol: u32,
-) -> Result<(ChecksumKind, ChecksumKind)> {
-    if let Some(choice) = &opts.checksum_choice {
-        // An explicit choice is forwarded in argv, so nothing is exchanged.
-        return parse_checksum_choice(choice);
+/// Our checksum list, or None when `--checksum-choice` fixed it (then
+/// nothing is exchanged). The server also lists "none".
+fn checksum_list(opts: &Options, am_server: bool) -> Option<Vec<&'static str>> {
+    if opts.checksum_choice.is_some() {
+        return None;
     }
-    if !negotiate {
-        let k = crate::checksum::default_for_protocol(protocol);
-        return Ok((k, k));
-    }
-    // Each side sends its list, then reads the peer's (compat.c
-    // negotiate_the_strings()). The server also lists "none".
     let mut mine: Vec<&str> = CHECKSUM_LIST.to_vec();
     if am_server {
         mine.push("none");
     }
-    write_vstring(w, mine.join(" ").as_bytes())?;
-    w.flush()?;
+    Some(mine)
+}
+
+fn negotiate_checksums<R: Read>(
+    r: &mut R,
+    opts: &Options,
+    mine: Option<&[&str]>,
+    negotiate: bool,
+    protocol: u32,
+) -> Result<(ChecksumKind, ChecksumKind)> {
+    let Some(mine) = mine else {
+        // An explicit choice is forwarded in argv, so nothing is exchanged.
+        return parse_checksum_choice(opts.checksum_choice.as_deref().unwrap_or_default());
+    };
+    if !negotiate {
+        let k = crate::checksum::default_for_protocol(protocol);
+        return Ok((k, k));
+    }
     let theirs = read_vstring(r, 0x7FFF)?;
     let theirs = String::from_utf8_lossy(&theirs);
     let theirs: Vec<&str> = theirs.split_ascii_whitespace().collect();
@@ -233,6 +384,31 @@ fn negotiate_checksums<R: Read, W: Write>(
         })?;
     let k = ChecksumKind::from_name(pick).expect("listed names parse");
     Ok((k, k))
+}
+
+/// Print a fatal error the way upstream words it.
+pub fn print_error(prog: &str, e: &Error) {
+    if e.quiet || e.msg.is_empty() {
+        return;
+    }
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    if e.bare {
+        eprintln!("{}", e.msg);
+    } else if e.msg == crate::error::CONNECTION_CLOSED {
+        // io.c whine_about_eof()
+        eprintln!(
+            "{prog}: {} ({} bytes received so far) [{}]",
+            e.msg,
+            crate::report::numbers::human_num(liveness::bytes_received() as i64, 1),
+            liveness::role().as_str()
+        );
+    } else if e.msg == crate::error::WRITE_EPIPE {
+        eprintln!("{prog}: [{}] {}", liveness::role().as_str(), e.msg);
+    } else if e.msg.starts_with(prog) || e.msg.starts_with("ERROR") {
+        eprintln!("{}", e.msg);
+    } else {
+        eprintln!("{prog}: {}", e.msg);
+    }
 }
 
 #[cfg(test)]
@@ -259,6 +435,92 @@ mod tests {
         assert_eq!(c.xfer_sum, ChecksumKind::Xxh128);
         assert_eq!(s.xfer_sum, ChecksumKind::Xxh128);
         assert_eq!(c.seed, 7);
+    }
+
+    /// Both ends of one handshake, returning (client, server) results.
+    fn handshake(client: Options, server: Options) -> (Result<Negotiated>, Result<Negotiated>) {
+        let (a, b) = UnixStream::pair().unwrap();
+        let srv = std::thread::spawn(move || {
+            let (mut r, mut w) = (b.try_clone().unwrap(), b);
+            setup_protocol(&mut r, &mut w, &server, true, Some(CLIENT_INFO_LETTERS))
+        });
+        let (mut r, mut w) = (a.try_clone().unwrap(), a);
+        let c = setup_protocol(&mut r, &mut w, &client, false, None);
+        drop((r, w));
+        (c, srv.join().unwrap())
+    }
+
+    #[test]
+    fn compression_is_negotiated_after_the_checksums() {
+        let z = Options {
+            compress: 1,
+            ..Options::default()
+        };
+        let (c, s) = handshake(z.clone(), z.clone());
+        let (c, s) = (c.unwrap(), s.unwrap());
+        assert_eq!((c.compress, c.compress_level), (CompressKind::Zstd, 3));
+        assert_eq!((s.compress, s.compress_level), (CompressKind::Zstd, 3));
+        assert_eq!(c.xfer_sum, ChecksumKind::Xxh128);
+
+        // A forced choice is not exchanged; zlib at level 0 is no compression.
+        let forced = Options {
+            compress: 1,
+            compress_choice: Some("zlib".into()),
+            compress_level: Some(0),
+            ..Options::default()
+        };
+        let (c, s) = handshake(forced.clone(), forced);
+        assert_eq!(c.unwrap().compress, CompressKind::None);
+        assert_eq!(s.unwrap().compress, CompressKind::None);
+        let lz4 = Options {
+            compress: 3,
+            compress_choice: Some("LZ4".into()),
+            checksum_choice: Some("md5".into()),
+            ..Options::default()
+        };
+        let (c, s) = handshake(lz4.clone(), lz4);
+        assert_eq!(c.unwrap().compress, CompressKind::Lz4);
+        assert_eq!(s.unwrap().compress, CompressKind::Lz4);
+
+        // Without negotiated strings (protocol 29) -z means zlib.
+        let old = Options {
+            protocol: Some(29),
+            ..z.clone()
+        };
+        let (c, s) = handshake(old, z);
+        assert_eq!(c.unwrap().compress, CompressKind::Zlib);
+        assert_eq!(s.unwrap().compress, CompressKind::Zlib);
+    }
+
+    #[test]
+    fn compress_lists() {
+        assert_eq!(
+            compress_pref_list(false),
+            [
+                CompressKind::Zstd,
+                CompressKind::Lz4,
+                CompressKind::ZlibX,
+                CompressKind::Zlib
+            ]
+        );
+        assert_eq!(compress_pref_list(true).last(), Some(&CompressKind::None));
+        let mut buf = Vec::new();
+        write_vstring(&mut buf, b"lz4 zlib").unwrap();
+        let pick = negotiate_compress(
+            &mut &buf[..],
+            &[CompressKind::Zlib, CompressKind::Lz4],
+            false,
+            true,
+        );
+        assert_eq!(pick.unwrap(), CompressKind::Zlib);
+        let mut buf = Vec::new();
+        write_vstring(&mut buf, b"zstd").unwrap();
+        let e = negotiate_compress(&mut &buf[..], &[CompressKind::Lz4], false, true).unwrap_err();
+        assert_eq!(e.code, ExitCode::UNSUPPORTED);
+        assert_eq!(
+            e.msg,
+            "Failed to negotiate a compress choice.\nServer list: zstd\nClient list: lz4"
+        );
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub fn run_server(opts: Options) -> ExitCode {
     let neg = match setup_protocol(&mut stdin, &mut stdout, &opts, true, Some(&client_info)) {
         Ok(n) => n,
         Err(e) => {
-            crate::cli::print_error(&prog, &e);
+            super::print_error(&prog, &e);
             eprint!(
                 "{}",
                 crate::report::messages::exit_line(&prog, e.code, liveness::role())
@@ -121,7 +121,7 @@ pub fn run_server(opts: Options) -> ExitCode {
             if !e.quiet {
                 // Errors go to our stderr, which the remote shell relays
                 // (the --stderr=errors default of 3.2.3+).
-                crate::cli::print_error(&prog, &e);
+                super::print_error(&prog, &e);
                 eprint!(
                     "{}",
                     crate::report::messages::exit_line(&prog, e.code, liveness::role())

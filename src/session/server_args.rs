@@ -127,6 +127,11 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     for _ in 0..o.one_file_system.min(2) {
         f.push('x');
     }
+    // do_compression == CPRES_ZLIB: plain -z (the server negotiates too)
+    // or an explicit zlib choice (then --old-compress follows).
+    if o.compress == 1 {
+        f.push('z');
+    }
     // The capability letters only mean something to protocol >= 30 peers.
     if o.protocol.unwrap_or(32) >= 30 {
         f.push_str("e.");
@@ -141,6 +146,11 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     }
     if o.dirs && !o.recursive && o.deleting() && am_sender {
         args.push("--no-r".to_string());
+    }
+    if o.compress != 0 {
+        if let Some(level) = o.compress_level {
+            args.push(format!("--compress-level={level}"));
+        }
     }
     if o.devices {
         if !o.specials {
@@ -179,6 +189,23 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
             .into_owned(),
         );
     }
+    if o.compress == 2 {
+        args.push("--new-compress".into());
+    } else if let Some(c) = &o.compress_choice {
+        if o.compress == 1 {
+            args.push("--old-compress".into());
+        } else {
+            args.push(
+                String::from_utf8_lossy(&safe_arg(
+                    ArgKind::Opt("--compress-choice"),
+                    c.as_bytes(),
+                    o,
+                    am_sender,
+                ))
+                .into_owned(),
+            );
+        }
+    }
     if am_sender {
         match o.max_delete {
             Some(n) if n > 0 => args.push(format!("--max-delete={n}")),
@@ -205,6 +232,16 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
         if o.stats {
             args.push("--stats".into());
         }
+    } else if let Some(s) = &o.skip_compress {
+        args.push(
+            String::from_utf8_lossy(&safe_arg(
+                ArgKind::Opt("--skip-compress"),
+                s.as_bytes(),
+                o,
+                am_sender,
+            ))
+            .into_owned(),
+        );
     }
     if o.modify_window != 0 && am_sender {
         if o.modify_window < 0 {

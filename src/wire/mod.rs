@@ -1,6 +1,7 @@
 //! The protocol codec: typed values <-> bytes. It knows the protocol version
 //! and negotiated stream shape, nothing of options, files or threads.
 //! See protocol-notes/README.md for the page per topic.
+pub mod compress;
 pub mod flist;
 pub mod int;
 pub mod mux;
