@@ -321,3 +321,39 @@ fn peer_sends_garbage_mid_transfer() {
         &[2, 60, 5_000, 300_000, 1_200_000],
     );
 }
+
+/// A remote shell that never answers: `--timeout` ends the run with 30 and
+/// rsync's words, pushing and pulling.
+#[test]
+fn timeout_on_a_silent_peer_matches_rsync() {
+    let up = crate::upstream_or_skip!("timeout_on_a_silent_peer_matches_rsync");
+    let ut = util::under_test();
+    let base = tempfile::tempdir().unwrap();
+    let stall = base.path().join("stall");
+    fs::write(&stall, "#!/bin/sh\nexec sleep 20\n").unwrap();
+    let mut perm = fs::metadata(&stall).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    fs::set_permissions(&stall, perm).unwrap();
+    let mut failures = Vec::new();
+    for dir in [Dir::Push, Dir::Pull] {
+        let mut results = Vec::new();
+        for (label, prog) in [("rsync", &up), ("test", &ut)] {
+            let root = copy_of(base.path(), &format!("stall-{dir:?}-{label}"));
+            let mut args: Vec<String> = vec![
+                "-a".into(),
+                "--timeout=1".into(),
+                "-e".into(),
+                stall.display().to_string(),
+            ];
+            args.extend(operands(dir, &root));
+            let start = std::time::Instant::now();
+            let out = run_in(prog, &args, &root, &[]);
+            results.push((out.code, client_lines(&out.stderr, &root), start.elapsed()));
+        }
+        let (exp, act) = (&results[0], &results[1]);
+        if exp.0 != act.0 || exp.1 != act.1 || act.2 > Duration::from_secs(10) {
+            failures.push(format!("{dir:?}: rsync {exp:?}\n  tested {act:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -16,3 +16,4 @@ mod local_diff;
 mod server_args;
 mod tree;
 mod util;
+mod wildmatch;

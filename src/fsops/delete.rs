@@ -179,6 +179,8 @@ fn delete_dir_contents(
         }
         None => false,
     };
+    // Only the item being made room for is exempt from --max-delete.
+    let make_room = std::mem::replace(&mut dc.make_room, false);
     let mut ret = DelRet::Success;
     let mut todo = Vec::with_capacity(list.len());
     for (name, m) in &list {
@@ -202,6 +204,7 @@ fn delete_dir_contents(
             ret = DelRet::NotEmpty;
         }
     }
+    dc.make_room = make_room;
     if entered {
         if let Some(w) = dc.rules.as_deref_mut() {
             w.leave();

@@ -76,6 +76,12 @@ impl Logger {
         self.log_bytes(code, text.as_bytes());
     }
 
+    /// A server that reported a per-file error ends with 23, as upstream's
+    /// got_xfer_error makes it.
+    pub fn server_xfer_error() -> bool {
+        SERVER_XFER_ERROR.load(Ordering::Relaxed)
+    }
+
     pub fn log_bytes(&self, code: LogCode, text: &[u8]) {
         match &self.sink {
             LogSink::Local(out) => {
@@ -85,6 +91,9 @@ impl Logger {
                 print_local(code, text);
             }
             LogSink::Wire(tx, protocol) => {
+                if code == LogCode::ErrorXfer {
+                    SERVER_XFER_ERROR.store(true, Ordering::Relaxed);
+                }
                 let _ = tx.send((code.msg_code(*protocol), text.to_vec()));
             }
         }
@@ -95,6 +104,9 @@ impl Logger {
         self.log(code, &format!("{}: {}\n", self.prog, text));
     }
 }
+
+/// Set when this process, as a server, sent an error of the transfer.
+static SERVER_XFER_ERROR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Print text that arrived from the peer or was produced locally.
 pub fn print_local(code: LogCode, text: &[u8]) {

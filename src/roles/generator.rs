@@ -700,8 +700,12 @@ impl<'a, W: Write> Generator<'a, W> {
             }
         }
         let events: RefCell<Vec<DelEvent>> = RefCell::new(Vec::new());
+        // The item in the way is not limited by --max-delete, but what is
+        // inside a directory in the way is (delete_dir_contents() drops
+        // DEL_MAKE_ROOM for the children).
         let mut dc = DelCtx::plain(self.ctx.opts.dry_run, self.ctx.protocol());
         dc.make_room = true;
+        dc.budget = self.del_budget;
         let ret = delete_item(
             path,
             name,
@@ -718,6 +722,8 @@ impl<'a, W: Write> Generator<'a, W> {
             &mut |e| events.borrow_mut().push(DelEvent::Error(e)),
         );
         let ok = ret == DelRet::Success;
+        self.del_budget = dc.budget;
+        self.skipped_deletes += dc.skipped;
         let _ = self.replay_deletions(events.into_inner());
         if !ok {
             return failed(self);

@@ -110,11 +110,8 @@ pub fn run_server(opts: Options) -> ExitCode {
     match res {
         Ok(()) => {
             let _ = w.flush();
-            ExitCode(
-                crate::error::IoError(ctx.shared.io_error())
-                    .exit_code(false)
-                    .0,
-            )
+            crate::error::IoError(ctx.shared.io_error())
+                .exit_code(crate::report::Logger::server_xfer_error())
         }
         Err(e) => {
             crate::fsops::tempfile::cleanup_all();

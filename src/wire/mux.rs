@@ -344,8 +344,33 @@ impl<R: Read> DemuxReader<R> {
     /// Whether a read could be answered without touching the socket. Writers
     /// flush only before they would block on input, as upstream's
     /// perform_io() does; this keeps frame counts (and byte totals) alike.
+    ///
+    /// Only stream data counts: buffered message frames, or a frame cut
+    /// short by the read, cannot answer a read, and treating them as if
+    /// they could would skip the flush the peer is waiting for.
     pub fn has_buffered(&self) -> bool {
-        self.pos < self.end
+        if self.pos >= self.end {
+            return false;
+        }
+        if !self.muxed || self.remaining > 0 {
+            return true;
+        }
+        let mut p = self.pos;
+        while p + 4 <= self.end {
+            let hdr = u32::from_le_bytes([
+                self.buf[p],
+                self.buf[p + 1],
+                self.buf[p + 2],
+                self.buf[p + 3],
+            ]);
+            let tag = (hdr >> 24) as u8;
+            let len = (hdr & 0x00ff_ffff) as usize;
+            if tag == MPLEX_BASE && len > 0 {
+                return p + 4 < self.end;
+            }
+            p += 4 + len;
+        }
+        false
     }
 
     pub fn get_ref(&self) -> &R {
