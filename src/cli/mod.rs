@@ -184,12 +184,14 @@ fn run_client(opts: Options) -> ExitCode {
             crate::fsops::tempfile::cleanup_all();
             session::print_error(&prog, &e);
             if e.quiet {
+                session::liveness::kill_children();
                 return e.code;
             }
             (e.code, session::liveness::role().as_str())
         }
     };
     if code != ExitCode::OK {
+        session::liveness::kill_children();
         let _ = std::io::stdout().flush();
         eprint!("{}", exit_line(&prog, code, who));
     }

@@ -113,6 +113,12 @@ pub struct Generator<'a, W: Write> {
     skipped_deletes: u64,
     /// `--delete-delay`: found during the walk, done at the end.
     delayed: Vec<(PathBuf, Vec<u8>, u32)>,
+    /// `-R --no-implied-dirs`: the parent checked last (parent_dirname).
+    last_parent: Option<Vec<u8>>,
+    /// The directory generated last (prior_dir_file), and every directory
+    /// name of the list, built on first need (no incremental recursion).
+    prior_dir: Vec<u8>,
+    dir_names: Option<HashSet<Vec<u8>>>,
 }
 
 /// What a deletion pass did, in order.
@@ -190,6 +196,9 @@ impl<'a, W: Write> Generator<'a, W> {
             skipped_deletes: 0,
             delayed: Vec::new(),
             delete_mode,
+            last_parent: None,
+            prior_dir: Vec::new(),
+            dir_names: None,
         }
     }
 
@@ -703,9 +712,9 @@ impl<'a, W: Write> Generator<'a, W> {
         // The item in the way is not limited by --max-delete, but what is
         // inside a directory in the way is (delete_dir_contents() drops
         // DEL_MAKE_ROOM for the children).
-        let mut dc = DelCtx::plain(self.ctx.opts.dry_run, self.ctx.protocol());
+        // The rules protect what is inside, as in a deletion pass.
+        let mut dc = self.del_ctx();
         dc.make_room = true;
-        dc.budget = self.del_budget;
         let ret = delete_item(
             path,
             name,
@@ -722,8 +731,9 @@ impl<'a, W: Write> Generator<'a, W> {
             &mut |e| events.borrow_mut().push(DelEvent::Error(e)),
         );
         let ok = ret == DelRet::Success;
-        self.del_budget = dc.budget;
-        self.skipped_deletes += dc.skipped;
+        let (budget, skipped) = (dc.budget, dc.skipped);
+        self.del_budget = budget;
+        self.skipped_deletes += skipped;
         let _ = self.replay_deletions(events.into_inner());
         if !ok {
             return failed(self);
@@ -817,7 +827,9 @@ impl<'a, W: Write> Generator<'a, W> {
         let dir_early = self.lists.inc && file.is_dir() && !parent_slot;
         if opts.list_only {
             // generator.c list_file_entry(): a listing instead of a transfer.
-            if dir_early || (file.is_dir() && file.flags & FLAG_IMPLIED_DIR != 0) {
+            if dir_early
+                || (file.is_dir() && !opts.implied_dirs && file.flags & FLAG_IMPLIED_DIR != 0)
+            {
                 return Ok(());
             }
             let line = crate::report::list::list_line(
@@ -844,6 +856,54 @@ impl<'a, W: Write> Generator<'a, W> {
         if let Some(d) = &self.dry_missing_dir {
             if !is_below(&file.name, d) {
                 self.dry_missing_dir = None;
+            }
+        }
+        // Without incremental recursion every parent must be in the list
+        // (recv_generator()): a sender cannot slip names in below a
+        // directory it never sent.
+        if !self.lists.inc {
+            let dn = parent_of(&file.name);
+            if dn != b"." && dn != self.prior_dir.as_slice() {
+                let names = self.dir_names.get_or_insert_with(|| {
+                    self.lists
+                        .iter()
+                        .filter(|e| e.is_dir() && e.flags & FLAG_CLEARED == 0)
+                        .map(|e| e.name.clone())
+                        .collect()
+                });
+                if !names.contains(dn) {
+                    return Err(Error::bare(
+                        crate::error::ExitCode::PROTOCOL,
+                        format!(
+                            "ABORTING due to invalid path from sender: {}/{}",
+                            String::from_utf8_lossy(dn),
+                            String::from_utf8_lossy(file.basename())
+                        ),
+                    ));
+                }
+            }
+            if is_dir {
+                self.prior_dir = file.name.clone();
+            }
+        }
+        // `-R --no-implied-dirs`: the parent directories the sender left
+        // out are made on the way, silently (make_path()).
+        if opts.relative
+            && !opts.implied_dirs
+            && file.mode != 0
+            && !(is_dir && file.flags & FLAG_IMPLIED_DIR != 0)
+        {
+            let parent = parent_of(&file.name).to_vec();
+            if self.last_parent.as_deref() != Some(parent.as_slice()) {
+                let ppath = self.dest.path(&parent);
+                if !self.dry_missing_all && fs::metadata(&ppath).is_err() {
+                    if opts.dry_run {
+                        self.dry_missing_dir = Some(parent.clone());
+                    } else {
+                        self.make_parents(&ppath);
+                    }
+                }
+                self.last_parent = Some(parent);
             }
         }
         let st = if self.dry_missing_all || self.dry_missing_dir.is_some() {
@@ -894,6 +954,9 @@ impl<'a, W: Write> Generator<'a, W> {
                     &format!("{} exists\n", String::from_utf8_lossy(&file.name)),
                 );
             }
+            return Ok(());
+        }
+        if is_dir && !opts.implied_dirs && file.flags & FLAG_IMPLIED_DIR != 0 {
             return Ok(());
         }
         if dir_early {
@@ -992,6 +1055,21 @@ impl<'a, W: Write> Generator<'a, W> {
             return Ok(());
         }
         self.send_sums(&fname, basis_len, redo)
+    }
+
+    /// util.c make_path(): create every missing directory of `path`.
+    fn make_parents(&self, path: &Path) {
+        if let Err(e) = fs::create_dir_all(path) {
+            self.log(
+                LogCode::ErrorXfer,
+                &format!(
+                    "{}: [generator] recv_generator: mkdir \"{}\" failed: {}\n",
+                    self.ctx.log.prog,
+                    full_fname(path),
+                    strerror(&e)
+                ),
+            );
+        }
     }
 
     /// generate_and_send_sums() for a basis file, streamed block by block.
@@ -1198,7 +1276,15 @@ impl<'a, W: Write> Generator<'a, W> {
             },
         )?;
         if st.is_none() && !opts.dry_run {
-            if let Err(e) = fs::create_dir(&fname) {
+            let mut made = fs::create_dir(&fname);
+            if opts.relative && matches!(&made, Err(e) if e.kind() == io::ErrorKind::NotFound) {
+                if let Some(parent) = fname.parent() {
+                    if fs::create_dir_all(parent).is_ok() {
+                        made = fs::create_dir(&fname);
+                    }
+                }
+            }
+            if let Err(e) = made {
                 if e.kind() != io::ErrorKind::AlreadyExists {
                     self.log(
                         LogCode::ErrorXfer,
@@ -1393,6 +1479,9 @@ impl<'a, W: Write> Generator<'a, W> {
     /// time, after its contents were written.
     fn touch_up_dir(&mut self, e: &FileEntry) {
         if self.ctx.opts.dry_run || e.flags & FLAG_CLEARED != 0 || !e.is_dir() {
+            return;
+        }
+        if !self.ctx.opts.implied_dirs && e.flags & FLAG_IMPLIED_DIR != 0 {
             return;
         }
         let p = self.dest.path(&e.name);

@@ -279,6 +279,7 @@ pub fn run_remote(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult,
             return Err(Error::new(ExitCode::IPC, crate::error::CONNECTION_CLOSED));
         }
     };
+    liveness::set_child(child.id());
     let mut wsock = Clocked(child.stdin.take().expect("piped stdin"));
     let mut rsock = Clocked(child.stdout.take().expect("piped stdout"));
     liveness::start(opts.timeout);

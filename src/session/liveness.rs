@@ -22,6 +22,25 @@ static BYTES_IN: AtomicU64 = AtomicU64::new(0);
 static TIMEOUT_SECS: AtomicU32 = AtomicU32::new(0);
 static WATCHDOG: AtomicBool = AtomicBool::new(false);
 static ROLE: AtomicU8 = AtomicU8::new(0);
+static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// Remember the remote shell, so a failing run can stop it.
+pub fn set_child(pid: u32) {
+    CHILD.store(pid as i32, Ordering::Relaxed);
+}
+
+/// A run that ends with an error sends SIGUSR1 to the remote shell it
+/// started, as upstream's exit_cleanup() does with kill_all(); otherwise a
+/// shell that never answers would outlive us.
+pub fn kill_children() {
+    let pid = CHILD.swap(0, Ordering::Relaxed);
+    if pid > 0 {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGUSR1,
+        );
+    }
+}
 
 fn now_ms() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
@@ -107,6 +126,7 @@ pub fn start(secs: u32) {
 fn expire(idle: u64) -> ! {
     let who = role();
     crate::fsops::tempfile::cleanup_all();
+    kill_children();
     let prog = crate::session::signals::prog();
     let _ = io::stdout().flush();
     eprint!(
