@@ -18,6 +18,7 @@
 
 pub mod checksum;
 pub mod cli;
+pub mod daemon;
 pub mod delta;
 pub mod error;
 pub mod filter;

@@ -7,6 +7,8 @@
 //! it with `GENSYNC_UNDER_TEST=/usr/bin/rsync`: every test must pass then.
 
 mod cli;
+mod daemon_config;
+mod daemon_rsync;
 mod faults;
 mod filters;
 mod golden;
