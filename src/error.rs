@@ -116,6 +116,10 @@ pub struct Error {
     /// Printed as is, without the "PROG: " prefix (upstream prints some
     /// option errors with a bare rprintf()).
     pub bare: bool,
+    /// A local copy's sender failed while the receiving half was running:
+    /// upstream's forked receiver is then stopped with SIGUSR1 and says so
+    /// after the sender's exit line.
+    pub receiver_signalled: bool,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -127,6 +131,7 @@ impl Error {
             msg: msg.into(),
             quiet: false,
             bare: false,
+            receiver_signalled: false,
         }
     }
     pub fn syntax(msg: impl Into<String>) -> Error {
@@ -149,6 +154,7 @@ impl Error {
             msg: String::new(),
             quiet: true,
             bare: false,
+            receiver_signalled: false,
         }
     }
     /// An error whose text upstream prints without the program prefix.
@@ -158,6 +164,7 @@ impl Error {
             msg: msg.into(),
             quiet: false,
             bare: true,
+            receiver_signalled: false,
         }
     }
     /// A copy to hand to another thread (io::Error is not Clone).
@@ -167,6 +174,7 @@ impl Error {
             msg: self.msg.clone(),
             quiet: self.quiet,
             bare: self.bare,
+            receiver_signalled: self.receiver_signalled,
         }
     }
     pub fn exit_code(&self) -> ExitCode {
@@ -217,6 +225,14 @@ impl From<io::Error> for Error {
 }
 
 /// "STRERROR (ERRNO)" as upstream's rsyserr() prints it.
+/// The system's text for an error alone, as C's strerror() (no number).
+pub fn strerror_plain(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
+        None => format!("{e}"),
+    }
+}
+
 pub fn strerror(e: &io::Error) -> String {
     match e.raw_os_error() {
         Some(n) => {

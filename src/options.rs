@@ -48,6 +48,21 @@ pub struct Options {
     pub mkpath: bool,
     /// `--no-inc-recursive` turns incremental recursion off (default on).
     pub inc_recursive: bool,
+    /// `-R`: names keep their path (upstream relative_paths; implied by
+    /// `--files-from` unless `--no-relative`).
+    pub relative: bool,
+    /// Send (and create) the directories a relative name implies; off with
+    /// `--no-implied-dirs`, and always off without `-R`.
+    pub implied_dirs: bool,
+    /// `--files-from=FILE`: the file that lists the names to send (`-` is
+    /// stdin; `host:FILE` is read by the remote side).
+    pub files_from: Option<OsString>,
+    /// 0 = a missing argument is an error, 1 = ignored
+    /// (`--ignore-missing-args`), 2 = deleted on the receiver
+    /// (`--delete-missing-args`); upstream missing_args.
+    pub missing_args: u8,
+    /// `-m`: the receiver drops directories left empty by the list.
+    pub prune_empty_dirs: bool,
 
     // --- quick check ---
     pub checksum: bool,
@@ -164,6 +179,11 @@ impl Default for Options {
             one_file_system: 0,
             mkpath: false,
             inc_recursive: true,
+            relative: false,
+            implied_dirs: true,
+            files_from: None,
+            missing_args: 0,
+            prune_empty_dirs: false,
             checksum: false,
             size_only: false,
             ignore_times: false,

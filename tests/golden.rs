@@ -219,6 +219,7 @@ impl Start {
             inc_recurse: self.inc_recurse(),
             relative_paths: has('R'),
             id0_names: self.compat_flags & gensync::wire::CF_ID0_NAMES != 0,
+            missing_args: false,
         }
     }
 }

@@ -7,6 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::tree::{self, Profile};
+
+mod relative;
 use crate::util::{self, Norm, Output, RunOpts};
 
 /// A scenario's fixture: `setup/` holds whatever the arguments refer to

@@ -111,20 +111,13 @@ fn cases() -> Vec<(String, Vec<String>)> {
     all
 }
 
-#[test]
-fn server_argv_matches_recorded_goldens() {
+/// Compare the binary under test with `expected` for every case.
+fn check_all(what: &str, mut expected: impl FnMut(&str, &[String], &Path) -> Record) {
     let ours = util::under_test();
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     for (id, words) in cases() {
-        let argv = std::fs::read_to_string(compat_dir().join(format!("{id}.argv")))
-            .unwrap_or_else(|_| panic!("golden {id}.argv missing: run record-server-args.sh"));
-        let secluded =
-            std::fs::read_to_string(compat_dir().join(format!("{id}.stdin"))).unwrap_or_default();
-        let want = Record {
-            argv: normalise(&argv),
-            secluded: normalise(&secluded),
-        };
+        let want = expected(&id, &words, dir.path());
         let got = record_of(&ours, &words, dir.path(), "ours");
         if want != got {
             failures.push(format!(
@@ -134,29 +127,29 @@ fn server_argv_matches_recorded_goldens() {
     }
     assert!(
         failures.is_empty(),
-        "server argv differs from the goldens:\n{}",
+        "server argv differs from {what}:\n{}",
         failures.join("\n")
     );
 }
 
 #[test]
+fn server_argv_matches_recorded_goldens() {
+    check_all("the goldens", |id, _, _| {
+        let argv = std::fs::read_to_string(compat_dir().join(format!("{id}.argv")))
+            .unwrap_or_else(|_| panic!("golden {id}.argv missing: run record-server-args.sh"));
+        let secluded =
+            std::fs::read_to_string(compat_dir().join(format!("{id}.stdin"))).unwrap_or_default();
+        Record {
+            argv: normalise(&argv),
+            secluded: normalise(&secluded),
+        }
+    });
+}
+
+#[test]
 fn server_argv_matches_live_rsync() {
     let up = crate::upstream_or_skip!("server_argv_matches_live_rsync");
-    let ours = util::under_test();
-    let dir = tempfile::tempdir().unwrap();
-    let mut failures = Vec::new();
-    for (id, words) in cases() {
-        let want = record_of(&up, &words, dir.path(), "rsync");
-        let got = record_of(&ours, &words, dir.path(), "ours");
-        if want != got {
-            failures.push(format!(
-                "{id} {words:?}:\n  rsync: {want:?}\n  ours:  {got:?}"
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "server argv differs:\n{}",
-        failures.join("\n")
-    );
+    check_all("live rsync", |_, words, dir| {
+        record_of(&up, words, dir, "rsync")
+    });
 }

@@ -57,6 +57,30 @@ const HELP_ROWS: &[(&str, &str)] = &[
         "stay on one filesystem (twice: skip mount points too)",
     ),
     (
+        "--relative, -R",
+        "keep the source path names (a /./ marks where they start)",
+    ),
+    (
+        "--no-implied-dirs",
+        "with -R, leave the directories above each name alone",
+    ),
+    (
+        "--files-from=FILE",
+        "read the names to send from FILE (-, or HOST:FILE)",
+    ),
+    (
+        "--prune-empty-dirs, -m",
+        "leave out directories that would hold no file",
+    ),
+    (
+        "--ignore-missing-args",
+        "skip source names that do not exist",
+    ),
+    (
+        "--delete-missing-args",
+        "delete the destination's item for a missing source name",
+    ),
+    (
         "--checksum, -c",
         "compare whole-file checksums instead of size and mtime",
     ),

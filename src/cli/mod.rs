@@ -122,6 +122,63 @@ fn read_secluded_args() -> crate::Result<Vec<OsString>> {
     }
 }
 
+/// The client's `--files-from` checks (options.c parse_arguments(), main.c
+/// start_client()): exactly a source and a destination, a local list that
+/// opens, a remote list only on the transfer's remote host.
+fn check_files_from(opts: &Options, prog: &str) -> Option<ExitCode> {
+    use std::os::unix::ffi::OsStrExt;
+    let ff = opts.files_from.as_ref()?;
+    let fail = |msg: String, who: &str| {
+        eprint!("{msg}\n{}", exit_line(prog, ExitCode::SYNTAX, who));
+        Some(ExitCode::SYNTAX)
+    };
+    if opts.operands.len() != 2 {
+        eprint!("{}", help::help_text(prog));
+        eprint!("{}", exit_line(prog, ExitCode::SYNTAX, "client"));
+        return Some(ExitCode::SYNTAX);
+    }
+    let host_of = |a: &OsString| match session::client::parse_hostspec(a.as_bytes()) {
+        Some(Ok(spec)) => Some(match spec.user {
+            Some(u) => format!("{u}@{}", spec.host).into_bytes(),
+            None => spec.host.into_bytes(),
+        }),
+        Some(Err(_)) => Some(Vec::new()),
+        None => None,
+    };
+    let remote_host = host_of(&opts.operands[0]).or_else(|| host_of(&opts.operands[1]));
+    match session::server_args::files_from_host(ff.as_bytes()) {
+        Some((host, _)) => match remote_host {
+            None => {
+                return fail(
+                    "--files-from cannot be remote when the transfer is local".into(),
+                    "sender",
+                )
+            }
+            Some(h) if !host.is_empty() && h.as_slice() != host => {
+                return fail(
+                    "--files-from hostname is not the same as the transfer hostname".into(),
+                    "client",
+                )
+            }
+            Some(_) => {}
+        },
+        None if ff.as_bytes() != b"-" => {
+            if let Err(e) = std::fs::File::open(ff) {
+                return fail(
+                    format!(
+                        "{prog}: failed to open files-from file {}: {}",
+                        ff.to_string_lossy(),
+                        crate::error::strerror_plain(&e)
+                    ),
+                    "client",
+                );
+            }
+        }
+        None => {}
+    }
+    None
+}
+
 fn run_client(opts: Options) -> ExitCode {
     let prog = opts.program_name.clone();
     if opts.server {
@@ -131,6 +188,9 @@ fn run_client(opts: Options) -> ExitCode {
         eprint!("{}", help::help_text(&prog));
         eprint!("{}", exit_line(&prog, ExitCode::SYNTAX, "client"));
         return ExitCode::SYNTAX;
+    }
+    if let Some(code) = check_files_from(&opts, &prog) {
+        return code;
     }
     let start = now_secs();
     crate::fsops::tempfile::set_keep_partial(opts.partial);
@@ -171,8 +231,12 @@ fn run_client(opts: Options) -> ExitCode {
             let local = io.exit_code(out.got_xfer_error.load(Ordering::Relaxed));
             (
                 local.max(remote_status),
+                // A pulling client ends in its generator (the receiver is
+                // upstream's forked child).
                 if ctx.out.am_sender {
                     "sender"
+                } else if remote {
+                    "generator"
                 } else {
                     "Receiver"
                 },
@@ -185,6 +249,16 @@ fn run_client(opts: Options) -> ExitCode {
             session::print_error(&prog, &e);
             if e.quiet {
                 session::liveness::kill_children();
+                return e.code;
+            }
+            if e.receiver_signalled {
+                session::liveness::kill_children();
+                let _ = std::io::stdout().flush();
+                eprint!(
+                    "{}{}",
+                    exit_line(&prog, e.code, session::liveness::role().as_str()),
+                    exit_line(&prog, ExitCode::SIGNAL1, "Receiver")
+                );
                 return e.code;
             }
             (e.code, session::liveness::role().as_str())

@@ -6,6 +6,7 @@
 //! and `--no-o -a` differ exactly as they do upstream.
 
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 
 use crate::cli::option_table::{OptId, OptRow, Status};
 use crate::cli::parse::{Action, OptValue};
@@ -52,6 +53,11 @@ pub(crate) struct Builder {
     old_args: Option<u8>,
     /// `-s` / `--no-s`; None = decided by RSYNC_PROTECT_ARGS.
     protect_args: Option<bool>,
+    /// `-R` / `--no-R`; None = on exactly when `--files-from` is given.
+    relative: Option<bool>,
+    /// Upstream's recurse value: 1 from `-a`, 2 from an explicit `-r`
+    /// (only a 1 is undone by `--files-from`).
+    recurse: u8,
 }
 
 impl Builder {
@@ -71,6 +77,8 @@ impl Builder {
             version_count: 0,
             old_args: None,
             protect_args: None,
+            relative: None,
+            recurse: 0,
         }
     }
 
@@ -110,6 +118,9 @@ impl Builder {
             OptId::Archive => {
                 // -a is -rlptgoD; -H, -A, -X are not part of it.
                 o.recursive = true;
+                if self.recurse == 0 {
+                    self.recurse = 1;
+                }
                 o.links = true;
                 o.perms = true;
                 o.times = true;
@@ -118,8 +129,14 @@ impl Builder {
                 o.devices = true;
                 o.specials = true;
             }
-            OptId::Recursive => o.recursive = true,
-            OptId::NoRecursive => o.recursive = false,
+            OptId::Recursive => {
+                o.recursive = true;
+                self.recurse = 2;
+            }
+            OptId::NoRecursive => {
+                o.recursive = false;
+                self.recurse = 0;
+            }
             OptId::Dirs => self.xfer_dirs = Some(true),
             OptId::NoDirs => self.xfer_dirs = Some(false),
             OptId::Perms => o.perms = true,
@@ -215,6 +232,15 @@ impl Builder {
                 .filter_args
                 .push(FilterArg::IncludeFrom(bytes_value(value))),
             OptId::CvsExclude => o.cvs_exclude = true,
+            OptId::Relative => self.relative = Some(true),
+            OptId::NoRelative => self.relative = Some(false),
+            OptId::ImpliedDirs => o.implied_dirs = true,
+            OptId::NoImpliedDirs => o.implied_dirs = false,
+            OptId::FilesFrom => o.files_from = Some(OsString::from_vec(bytes_value(value))),
+            OptId::DeleteMissingArgs => o.missing_args |= 2,
+            OptId::IgnoreMissingArgs => o.missing_args |= 1,
+            OptId::PruneEmptyDirs => o.prune_empty_dirs = true,
+            OptId::NoPruneEmptyDirs => o.prune_empty_dirs = false,
             OptId::From0 => o.from0 = true,
             OptId::NoFrom0 => o.from0 = false,
             OptId::OldArgs => self.old_args = Some(self.old_args.unwrap_or(0).saturating_add(1)),
@@ -277,13 +303,26 @@ impl Builder {
             // never reaches the transfer checks below.
             return Ok(Action::Run(Box::new(o)));
         }
+        // --files-from undoes the recursion -a implies (an explicit -r
+        // stays) and implies -d.
+        let files_from = o.files_from.is_some();
+        if files_from && self.recurse == 1 {
+            o.recursive = false;
+        }
         if o.operands.len() < 2 && !o.server {
             o.list_only = true;
         }
-        o.dirs = o.recursive || self.xfer_dirs.unwrap_or(o.list_only);
+        o.dirs = o.recursive || self.xfer_dirs.unwrap_or(o.list_only || files_from);
         // options.c keeps xfer_dirs == 2 for an explicit -d without -r, and
         // then always forwards `d` to the server.
         o.dirs_explicit = !o.recursive && self.xfer_dirs == Some(true);
+        o.relative = self.relative.unwrap_or(files_from);
+        if !o.relative {
+            o.implied_dirs = false;
+        }
+        if o.missing_args == 3 {
+            o.missing_args = 2;
+        }
 
         let whens = usize::from(self.delete_before)
             + usize::from(self.delete_during > 0)

@@ -544,7 +544,7 @@ mod tests {
                 "--remove-sent-files",
             ),
             (&["--inplace", "a", "b"][..], "--inplace"),
-            (&["-m", "a", "b"][..], "--prune-empty-dirs"),
+            (&["-y", "a", "b"][..], "--fuzzy"),
             (&["-b", "a", "b"][..], "--backup"),
             (&["--info=progress2", "a", "b"][..], "--info"),
         ] {

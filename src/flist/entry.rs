@@ -81,6 +81,21 @@ pub struct FileEntry {
     /// Sender only: (dev, ino) for hard-link grouping and -x.
     pub dev: u64,
     pub ino: u64,
+    /// Sender only, `-R` with incremental recursion: the rest of each
+    /// relative name below this implied directory, sent with its list
+    /// (upstream F_DIR_RELNAMES).
+    pub rel_names: Vec<(Vec<u8>, NameType)>,
+}
+
+/// How a source name was spelled (upstream name_type): a trailing slash or a
+/// dot-dir follows a symlink; a missing name is sent as mode 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NameType {
+    #[default]
+    Normal,
+    SlashEnding,
+    DotDir,
+    Missing,
 }
 
 impl FileEntry {

@@ -9,6 +9,7 @@
 //! directories in the order both sides added them.
 pub mod build;
 pub mod entry;
+pub mod files_from;
 pub mod sort;
 
 use entry::FileEntry;
@@ -121,6 +122,7 @@ impl FileLists {
             && (dir_ndx as usize) < self.dir_flist.len()
             && !self.got_list[dir_ndx as usize]
             && self.dir_flist[dir_ndx as usize].name != b"."
+            && self.dir_flist[dir_ndx as usize].flags & entry::FLAG_CLEARED == 0
     }
 
     /// Which live list an ndx belongs to, including its parent slot

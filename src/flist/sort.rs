@@ -60,6 +60,9 @@ pub fn sort_and_clean(entries: &mut [FileEntry], protocol: u32, clean: bool) {
                     if entries[i].is_dir() && entries[p].is_dir() {
                         entries[p].flags |=
                             flags & (super::entry::FLAG_TOP_DIR | super::entry::FLAG_CONTENT_DIR);
+                        // Implied only if both were (-R sends a name's
+                        // parent and the name itself).
+                        entries[p].flags &= flags | !super::entry::FLAG_IMPLIED_DIR;
                     }
                 }
                 continue;

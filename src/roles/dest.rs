@@ -28,7 +28,13 @@ impl Dest {
         if let Some(s) = &self.solo {
             return s.clone();
         }
-        if name == b"." {
+        // A relative name may start with "/" (`-R /abs/path`); it still
+        // lands under the destination.
+        let mut name = name;
+        while let [b'/', rest @ ..] = name {
+            name = rest;
+        }
+        if name == b"." || name.is_empty() {
             return self.base.clone();
         }
         self.base.join(std::ffi::OsStr::from_bytes(name))

@@ -5,7 +5,7 @@
 
 use super::Ctx;
 use crate::error::{Error, ExitCode, IoError, Result};
-use crate::flist::entry::FileEntry;
+use crate::flist::entry::{FileEntry, FLAG_CLEARED};
 use crate::flist::sort::sort_and_clean;
 use crate::flist::FileLists;
 use crate::report::stats::Stats;
@@ -109,6 +109,25 @@ impl ListReceiver {
             self.ids.apply(&mut entries, self.am_root);
         }
         sort_and_clean(&mut entries, ctx.protocol(), true);
+        if ctx.opts.relative {
+            // `-R /abs/path`: the receiver's names lose their leading
+            // slashes once sorted (flist_sort_and_clean() strip_root).
+            for e in entries.iter_mut() {
+                let n = e.name.iter().take_while(|&&c| c == b'/').count();
+                if n > 0 {
+                    e.name.drain(..n);
+                    if e.name.is_empty() {
+                        e.name.push(b'.');
+                    }
+                }
+            }
+        }
+        if ctx.opts.prune_empty_dirs {
+            prune_empty_dirs(&mut entries, &|name| {
+                ctx.filters.check(name, true, crate::filter::Side::Receiver)
+                    == crate::filter::Decision::Excluded
+            });
+        }
         entries
     }
 
@@ -164,8 +183,15 @@ impl ListReceiver {
         let dir = lists.dir_flist[dir_ndx as usize].name.clone();
         // Every entry must lie directly in the list's directory.
         for e in &entries {
-            let parent = match memchr::memrchr(b'/', &e.name) {
-                Some(i) => &e.name[..i],
+            // A relative name's leading slashes are dropped on this side.
+            let name = if ctx.opts.relative {
+                let n = e.name.iter().take_while(|&&c| c == b'/').count();
+                &e.name[n..]
+            } else {
+                &e.name[..]
+            };
+            let parent = match memchr::memrchr(b'/', name) {
+                Some(i) => &name[..i],
                 None => b".",
             };
             if parent != dir.as_slice() {
@@ -199,5 +225,97 @@ impl ListReceiver {
         }
         self.recv_sub(ctx, r, lists, ndx)?;
         Ok(())
+    }
+}
+
+/// `-m` on the receiving side (flist.c flist_sort_and_clean()): clear every
+/// directory of the sorted list with no non-directory below it, unless the
+/// rules exclude it (an excluded directory keeps itself and its parents).
+/// Cleared entries keep their slot, so indexes stay the same.
+pub fn prune_empty_dirs(entries: &mut [FileEntry], excluded: &dyn Fn(&[u8]) -> bool) {
+    // Directories that may still be pruned, outermost first: a run of the
+    // directories seen last, each inside the one before.
+    let mut pending: Vec<usize> = Vec::new();
+    let mut prev_depth = 0usize;
+    let depth = |e: &FileEntry| -> usize {
+        if e.name == b"." {
+            0
+        } else {
+            e.name.iter().filter(|&&c| c == b'/').count() + 1
+        }
+    };
+    for i in 0..entries.len() {
+        let e = &entries[i];
+        if e.flags & FLAG_CLEARED != 0 {
+            continue;
+        }
+        let d = depth(e);
+        if e.is_dir() && d > 0 {
+            // Coming back up: what was left open at this depth or deeper
+            // held nothing.
+            let mut j = prev_depth as isize;
+            while j >= d as isize {
+                let Some(k) = pending.pop() else { break };
+                entries[k].flags |= FLAG_CLEARED;
+                j -= 1;
+            }
+            prev_depth = d;
+            if excluded(&entries[i].name) {
+                pending.clear();
+            } else {
+                pending.push(i);
+            }
+        } else {
+            // A file keeps every directory above it.
+            pending.clear();
+        }
+    }
+    for k in pending {
+        entries[k].flags |= FLAG_CLEARED;
+    }
+}
+
+#[cfg(test)]
+mod prune_tests {
+    use super::*;
+    use crate::flist::entry::{S_IFDIR, S_IFREG};
+
+    fn list(names: &[&str]) -> Vec<FileEntry> {
+        names
+            .iter()
+            .map(|n| {
+                let (name, mode) = match n.strip_suffix('/') {
+                    Some(d) => (d, S_IFDIR | 0o755),
+                    None => (*n, S_IFREG | 0o644),
+                };
+                FileEntry {
+                    name: name.as_bytes().to_vec(),
+                    mode,
+                    ..FileEntry::default()
+                }
+            })
+            .collect()
+    }
+
+    fn kept(entries: &[FileEntry]) -> Vec<String> {
+        entries
+            .iter()
+            .filter(|e| e.flags & FLAG_CLEARED == 0)
+            .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn prunes_chains_without_files() {
+        // Sorted as protocol 29+ sorts: files before subdirectories.
+        let mut l = list(&[
+            ".", "top", "a/", "a/b/", "a/b/c/", "a/b/c/f", "e/", "e/x/", "g/",
+        ]);
+        prune_empty_dirs(&mut l, &|_| false);
+        assert_eq!(kept(&l), [".", "top", "a", "a/b", "a/b/c", "a/b/c/f"]);
+        // An excluded directory keeps itself and its parents.
+        let mut l = list(&[".", "e/", "e/x/", "g/"]);
+        prune_empty_dirs(&mut l, &|n| n == b"e/x");
+        assert_eq!(kept(&l), [".", "e", "e/x"]);
     }
 }

@@ -10,7 +10,8 @@
 use super::Ctx;
 use crate::error::Result;
 use crate::flist::build::Builder;
-use crate::flist::entry::FileEntry;
+use crate::flist::entry::{FileEntry, FLAG_CONTENT_DIR};
+use crate::flist::files_from::NameReader;
 use crate::flist::sort::sort_and_clean;
 use crate::flist::FileLists;
 use crate::report::stats::Stats;
@@ -25,6 +26,20 @@ use std::io::Write;
 /// Upstream MIN_FILECNT_LOOKAHEAD: keep this many entries queued beyond the
 /// list the generator is working on.
 pub const MIN_FILECNT_LOOKAHEAD: i64 = 1000;
+
+/// Where the sender's names come from (send_file_list()'s argv or
+/// filesfrom_fd).
+pub enum Sources<'s> {
+    Args(&'s [OsString]),
+    /// `--files-from`: names relative to `base`, read from a local file or
+    /// from the peer.
+    List {
+        base: std::path::PathBuf,
+        reader: &'s mut dyn std::io::Read,
+        eol_nulls: bool,
+        dump_comments: bool,
+    },
+}
 
 pub struct FlistSender<'a> {
     ctx: &'a Ctx,
@@ -54,6 +69,7 @@ impl<'a> FlistSender<'a> {
             ctx.opts.checksum.then_some(ctx.neg.file_sum),
         );
         builder.inc = shape.inc_recurse;
+        builder.protocol = shape.protocol;
         builder.set_filters(&ctx.filters);
         let mut enc = FlistEncoder::new(shape);
         if shape.inc_recurse && !ctx.opts.numeric_ids {
@@ -97,12 +113,24 @@ impl<'a> FlistSender<'a> {
         &mut self,
         w: &mut MuxWriter<W>,
         wcodec: &mut NdxCodec,
-        sources: &[OsString],
+        sources: Sources<'_>,
         stats: &mut Stats,
     ) -> Result<()> {
         let shape = self.enc.shape;
         let start = std::time::Instant::now();
-        self.builder.add_sources(sources);
+        match sources {
+            Sources::Args(args) => self.builder.add_sources(args),
+            Sources::List {
+                base,
+                reader,
+                eol_nulls,
+                dump_comments,
+            } => {
+                self.builder.base = Some(base);
+                let mut names = NameReader::new(reader, eol_nulls, dump_comments);
+                self.builder.add_names_from(&mut names)?;
+            }
+        }
         if let Some(e) = self.builder.fatal.take() {
             return Err(e);
         }
@@ -170,11 +198,29 @@ impl<'a> FlistSender<'a> {
             let written_before = w.total_written;
             wcodec.write(w, NDX_FLIST_OFFSET - dir_ndx)?;
             let io_before = self.builder.io_error;
-            let mut entries = if dir.flags & crate::flist::entry::FLAG_CONTENT_DIR != 0 {
+            let mut entries = if dir.flags & FLAG_CONTENT_DIR != 0 || !dir.rel_names.is_empty() {
                 self.builder.scan_children(&dir)
             } else {
                 Vec::new()
             };
+            // Directories of the same name that follow (a -R name's
+            // implied parent and the name itself, say) share this list,
+            // as upstream's send_extra_file_list() sends them.
+            let mut prev = dir.clone();
+            while let Some(&next) = self.stack.last() {
+                if self.lists.dir_flist[next as usize].name != dir.name {
+                    break;
+                }
+                self.stack.pop();
+                let mut dup = self.lists.dir_flist[next as usize].clone();
+                if prev.flags & FLAG_CONTENT_DIR != 0 && dup.local_path == prev.local_path {
+                    dup.flags &= !FLAG_CONTENT_DIR;
+                }
+                if dup.flags & FLAG_CONTENT_DIR != 0 || !dup.rel_names.is_empty() {
+                    entries.extend(self.builder.scan_children(&dup));
+                }
+                prev = dup;
+            }
             if let Some(e) = self.builder.fatal.take() {
                 return Err(e);
             }

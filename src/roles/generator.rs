@@ -832,12 +832,16 @@ impl<'a, W: Write> Generator<'a, W> {
             {
                 return Ok(());
             }
-            let line = crate::report::list::list_line(
-                &file,
-                opts.human_readable,
-                opts.links,
-                &crate::report::localtime::utc_offset,
-            );
+            let line = if file.mode == 0 && opts.missing_args == 2 {
+                crate::report::list::missing_line(&file.name, opts.human_readable)
+            } else {
+                crate::report::list::list_line(
+                    &file,
+                    opts.human_readable,
+                    opts.links,
+                    &crate::report::localtime::utc_offset,
+                )
+            };
             let mut line = line;
             line.push(b'\n');
             let line =
@@ -927,6 +931,20 @@ impl<'a, W: Write> Generator<'a, W> {
             }
         };
         let stype = st.as_ref().and_then(|m| FileType::from_mode(m.mode()));
+        if opts.missing_args == 2 && file.mode == 0 {
+            // `--delete-missing-args`: the sender had no such name.
+            if let Some(m) = &st {
+                let excluded =
+                    self.ctx
+                        .filters
+                        .check(&file.name, m.is_dir(), crate::filter::Side::Receiver)
+                        == crate::filter::Decision::Excluded;
+                if !excluded {
+                    self.delete_missing(&fname, &file.name, m.mode())?;
+                }
+            }
+            return Ok(());
+        }
         if opts.existing && st.is_none() && !redo {
             if is_dir {
                 self.skip_dir = Some(file.name.clone());
@@ -1055,6 +1073,38 @@ impl<'a, W: Write> Generator<'a, W> {
             return Ok(());
         }
         self.send_sums(&fname, basis_len, redo)
+    }
+
+    /// delete_item() for a `--delete-missing-args` name: recursive only with
+    /// `--delete` or `--force`, reported like any deletion.
+    fn delete_missing(&mut self, path: &Path, name: &[u8], mode: u32) -> Result<()> {
+        if mode & S_IFMT == S_IFDIR && self.delete_mode == DeleteMode::Off && !self.ctx.opts.force {
+            let empty = fs::read_dir(path)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            if !empty {
+                self.report_del_error(DelError::NotEmpty(name.to_vec()));
+                return Ok(());
+            }
+        }
+        let events: RefCell<Vec<DelEvent>> = RefCell::new(Vec::new());
+        let mut dc = self.del_ctx();
+        let _ = delete_item(
+            path,
+            name,
+            mode,
+            &mut dc,
+            &mut |d: Deleted| {
+                events
+                    .borrow_mut()
+                    .push(DelEvent::Deleted(d.name.to_vec(), d.mode))
+            },
+            &mut |e| events.borrow_mut().push(DelEvent::Error(e)),
+        );
+        let (budget, skipped) = (dc.budget, dc.skipped);
+        self.del_budget = budget;
+        self.skipped_deletes += skipped;
+        self.replay_deletions(events.into_inner())
     }
 
     /// util.c make_path(): create every missing directory of `path`.

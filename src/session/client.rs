@@ -310,7 +310,9 @@ pub fn run_remote(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult,
         } else {
             std::io::Write::flush(&mut w)?;
             let dest = local_args[0].as_bytes().to_vec();
-            run_receiver(&ctx, &dest, &mut r, &mut w, None)
+            let prog = opts.program_name.clone();
+            let abort = move |e: &Error| super::exit_now(&prog, e);
+            run_receiver(&ctx, &dest, &mut r, &mut w, None, Some(&abort))
         };
         drop(w);
         drop(r);

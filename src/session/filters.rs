@@ -48,7 +48,7 @@ fn wire_opts(opts: &Options, protocol: u32, am_sender: bool, local_server: bool)
         am_sender,
         delete_mode: opts.deleting(),
         delete_excluded: opts.delete_excluded,
-        prune_empty_dirs: false,
+        prune_empty_dirs: opts.prune_empty_dirs,
         local_server,
         cvs_exclude: opts.cvs_exclude,
     }

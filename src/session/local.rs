@@ -90,7 +90,11 @@ fn local_server(
         ctx.protocol(),
         true,
     )?);
-    let res = run_receiver(&ctx, &dest, &mut r, &mut w, Some(&rx));
+    let abort_sock = w.get_mut().try_clone()?;
+    let abort = move |_: &Error| {
+        let _ = abort_sock.shutdown(Shutdown::Both);
+    };
+    let res = run_receiver(&ctx, &dest, &mut r, &mut w, Some(&rx), Some(&abort));
     if let Err(e) = &res {
         // The client prints the returned error itself; just end the
         // exchange as upstream's server would, then close the stream.
@@ -132,7 +136,16 @@ pub fn run_local(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, 
         opts.protocol.unwrap_or(crate::wire::PROTOCOL_VERSION),
     )?;
     let (a, b) = UnixStream::pair()?;
-    let server_opts = opts.clone();
+    // The receiving half never sees the names list: the sender reads it
+    // (pipe.c local_child() drops filesfrom_fd in the child).
+    let server_opts = if opts.files_from.is_some() {
+        Arc::new(Options {
+            files_from: None,
+            ..(*opts).clone()
+        })
+    } else {
+        opts.clone()
+    };
     let server_rules_copy = rules.clone();
     let server = std::thread::spawn(move || local_server(server_opts, b, dest, server_rules_copy));
 
@@ -173,10 +186,15 @@ pub fn run_local(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, 
             if ce.quiet || ce.code == ExitCode::STREAMIO {
                 Err(se)
             } else {
+                let mut ce = ce;
+                ce.receiver_signalled = true;
                 Err(ce)
             }
         }
-        (Err(e), Ok(_)) => Err(e),
+        (Err(mut e), Ok(_)) => {
+            e.receiver_signalled = !e.quiet && e.code != ExitCode::STREAMIO;
+            Err(e)
+        }
         (Ok(_), Err(e)) => Err(e),
     }
 }

@@ -33,7 +33,9 @@ pub fn allow_inc_recurse(opts: &Options, am_sender: bool) -> bool {
     use crate::options::DeleteMode;
     opts.recursive
         && opts.inc_recursive
-        && (am_sender || !matches!(opts.delete_mode, DeleteMode::Before | DeleteMode::After))
+        && (am_sender
+            || !(matches!(opts.delete_mode, DeleteMode::Before | DeleteMode::After)
+                || opts.prune_empty_dirs))
 }
 
 /// The `-e.` letters for a client in the given role.
@@ -150,6 +152,12 @@ pub fn setup_protocol<R: Read, W: Write>(
         )));
     }
     let protocol = exchange_version(r, w, ours)?;
+    if protocol < 29 && opts.prune_empty_dirs {
+        return Err(Error::bare(
+            ExitCode::PROTOCOL,
+            format!("--prune-empty-dirs requires protocol 29 or higher (negotiated {protocol})."),
+        ));
+    }
     let mut compat_flags = 0;
     if protocol >= 30 {
         if am_server {
@@ -387,6 +395,22 @@ fn negotiate_checksums<R: Read>(
 }
 
 /// Print a fatal error the way upstream words it.
+/// A fatal error on a side whose other thread is blocked on the peer:
+/// report it and end the process, as upstream's exit_cleanup() does (the
+/// peer then sees the connection close).
+pub fn exit_now(prog: &str, e: &Error) -> ! {
+    crate::fsops::tempfile::cleanup_all();
+    print_error(prog, e);
+    if !e.quiet {
+        eprint!(
+            "{}",
+            crate::report::messages::exit_line(prog, e.code, liveness::role())
+        );
+    }
+    liveness::kill_children();
+    std::process::exit(e.code.0)
+}
+
 pub fn print_error(prog: &str, e: &Error) {
     if e.quiet || e.msg.is_empty() {
         return;

@@ -100,7 +100,9 @@ pub fn run_server(opts: Options) -> ExitCode {
                 .first()
                 .map(|a| a.as_bytes().to_vec())
                 .unwrap_or_else(|| b".".to_vec());
-            run_receiver(&ctx, &dest, &mut r, &mut w, Some(&rx))?;
+            let prog = prog.clone();
+            let abort = move |e: &Error| super::exit_now(&prog, e);
+            run_receiver(&ctx, &dest, &mut r, &mut w, Some(&rx), Some(&abort))?;
         }
         Ok::<_, Error>(())
     })();

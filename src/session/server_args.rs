@@ -7,6 +7,7 @@
 
 use super::client_info_letters;
 use crate::options::{DeleteMode, Options};
+use std::os::unix::ffi::OsStrExt;
 
 /// Characters the remote shell would interpret (safe_arg() SHELL_CHARS).
 const SHELL_CHARS: &[u8] = b"!#$&;|<>(){}\"'` \t\n\r\\";
@@ -63,6 +64,17 @@ pub fn safe_arg(kind: ArgKind, arg: &[u8], o: &Options, am_sender: bool) -> Vec<
     out
 }
 
+/// `host:FILE` (or `:FILE`) in a `--files-from` value: the list lives on
+/// the remote side (options.c check_for_hostspec()). Returns (host, file).
+pub fn files_from_host(arg: &[u8]) -> Option<(&[u8], &[u8])> {
+    let colon = memchr::memchr(b':', arg)?;
+    let host = &arg[..colon];
+    if host.contains(&b'/') || arg[colon + 1..].starts_with(b":") {
+        return None;
+    }
+    Some((host, &arg[colon + 1..]))
+}
+
 /// server_options(): `--server [--sender] -FLAGS [long options]`.
 /// `am_sender` is the client's role.
 /// With `-s`, the second value is where the command line ends: the words
@@ -90,6 +102,9 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     }
     if o.dirs_explicit || (o.dirs && !o.recursive && (o.list_only || (o.deleting() && am_sender))) {
         f.push('d');
+    }
+    if am_sender && o.prune_empty_dirs {
+        f.push('m');
     }
     if am_sender && o.omit_dir_times {
         f.push('O');
@@ -123,6 +138,9 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     }
     if o.ignore_times {
         f.push('I');
+    }
+    if o.relative {
+        f.push('R');
     }
     for _ in 0..o.one_file_system.min(2) {
         f.push('x');
@@ -243,6 +261,13 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
             .into_owned(),
         );
     }
+    // --delete-missing-args needs both sides; a sending client ignores
+    // missing names by itself.
+    if o.missing_args == 2 {
+        args.push("--delete-missing-args".into());
+    } else if o.missing_args == 1 && !am_sender {
+        args.push("--ignore-missing-args".into());
+    }
     if o.modify_window != 0 && am_sender {
         if o.modify_window < 0 {
             args.push(format!("-@{}", o.modify_window));
@@ -271,6 +296,31 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
         if o.existing {
             args.push("--existing".into());
         }
+    }
+    if let Some(ff) = &o.files_from {
+        let remote = files_from_host(ff.as_bytes()).map(|(_, path)| path);
+        if !am_sender || remote.is_some() {
+            if let Some(path) = remote {
+                args.push("--files-from".into());
+                args.push(
+                    String::from_utf8_lossy(&safe_arg(ArgKind::Opt(""), path, o, am_sender))
+                        .into_owned(),
+                );
+                if o.from0 {
+                    args.push("--from0".into());
+                }
+            } else {
+                args.push("--files-from=-".into());
+                args.push("--from0".into());
+            }
+            if !o.relative {
+                args.push("--no-relative".into());
+            }
+        }
+    }
+    // Upstream checks its own highest protocol here, not the negotiated one.
+    if o.relative && !o.implied_dirs && (!am_sender || o.protocol.unwrap_or(32) >= 30) {
+        args.push("--no-implied-dirs".into());
     }
     if o.mkpath && am_sender {
         args.push("--mkpath".into());

@@ -3,11 +3,12 @@
 //! handle_stats()). See protocol-notes/phases-and-redo.md.
 
 use crate::error::{Error, ExitCode, Result};
+use crate::flist::files_from::forward_names;
 use crate::flist::FileLists;
 use crate::report::stats::Stats;
 use crate::report::LogCode;
 use crate::roles::flist_recv::ListReceiver;
-use crate::roles::flist_send::FlistSender;
+use crate::roles::flist_send::{FlistSender, Sources};
 use crate::roles::generator::{get_local_name, Generator, RecvEvent};
 use crate::roles::receiver::Receiver as RecvRole;
 use crate::roles::sender::{drain_msgs, read_final_goodbye, send_files, NdxCodecs};
@@ -20,6 +21,35 @@ use crate::wire::CF_INC_RECURSE;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::sync::mpsc::{self, Receiver};
+
+/// `--files-from` when the list is on this side: a file, or stdin for "-"
+/// on a client (on a server "-" means the names come over the socket, as
+/// does `host:FILE` on a client). None when the peer has the list.
+fn open_files_from(ctx: &Ctx) -> Result<Option<Box<dyn Read + Send>>> {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(ff) = &ctx.opts.files_from else {
+        return Ok(None);
+    };
+    let bytes = ff.as_bytes();
+    if ctx.am_server {
+        if bytes == b"-" {
+            return Ok(None);
+        }
+    } else if crate::session::server_args::files_from_host(bytes).is_some() {
+        return Ok(None);
+    }
+    if bytes == b"-" {
+        return Ok(Some(Box::new(std::io::stdin())));
+    }
+    match std::fs::File::open(ff) {
+        Ok(f) => Ok(Some(Box::new(f))),
+        Err(e) => Err(Error::syntax(format!(
+            "failed to open files-from file {}: {}",
+            ff.to_string_lossy(),
+            crate::error::strerror_plain(&e)
+        ))),
+    }
+}
 
 /// The file-list shape both sides derive from the same options.
 pub fn flist_shape(ctx: &Ctx) -> FlistShape {
@@ -40,7 +70,8 @@ pub fn flist_shape(ctx: &Ctx) -> FlistShape {
             None
         },
         inc_recurse: ctx.neg.compat_flags & CF_INC_RECURSE != 0,
-        relative_paths: false,
+        relative_paths: o.relative,
+        missing_args: o.missing_args == 2,
         id0_names: ctx.neg.id0_names(),
     }
 }
@@ -93,7 +124,42 @@ pub fn run_sender<R: Read, W: Write>(
     let mut codecs = NdxCodecs::new(ctx.protocol());
     let mut fs = FlistSender::new(ctx, shape);
     let xfer_start = std::time::Instant::now();
-    fs.send_first(w, &mut codecs.write, sources, &mut stats)?;
+    match &ctx.opts.files_from {
+        None => fs.send_first(w, &mut codecs.write, Sources::Args(sources), &mut stats)?,
+        Some(_) => {
+            let base = sources
+                .first()
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| ".".into());
+            if let Some(mut local) = open_files_from(ctx)? {
+                let list = Sources::List {
+                    base,
+                    reader: &mut *local,
+                    eol_nulls: ctx.opts.from0,
+                    dump_comments: true,
+                };
+                fs.send_first(w, &mut codecs.write, list, &mut stats)?;
+            } else {
+                // The names come from the peer, NUL-separated; below
+                // protocol 31 outside the multiplexing.
+                let raw = ctx.protocol() < 31 && r.is_muxed();
+                if raw {
+                    r.stop_mux();
+                }
+                let list = Sources::List {
+                    base,
+                    reader: &mut *r,
+                    eol_nulls: true,
+                    dump_comments: false,
+                };
+                let res = fs.send_first(w, &mut codecs.write, list, &mut stats);
+                if raw {
+                    r.start_mux();
+                }
+                res?;
+            }
+        }
+    }
     drain_msgs(w, msgs)?;
     w.flush()?;
     stats.flist_xfertime_ms = xfer_start.elapsed().as_millis() as i64;
@@ -159,12 +225,13 @@ fn read_stats<R: Read>(ctx: &Ctx, r: &mut R, s: &mut Stats) -> Result<()> {
 
 /// The receiving side (main.c do_recv()): generator on this thread, the
 /// receiver on a scoped thread that owns the reader.
-pub fn run_receiver<R: Read + Send, W: Write>(
+pub fn run_receiver<R: Read + Send, W: Write + Send>(
     ctx: &Ctx,
     dest_arg: &[u8],
     r: &mut DemuxReader<R>,
     w: &mut MuxWriter<W>,
     msgs: Option<&Receiver<(MsgCode, Vec<u8>)>>,
+    abort: Option<&(dyn Fn(&Error) + Sync)>,
 ) -> Result<RunResult> {
     let mut stats = Stats::default();
     let shape = flist_shape(ctx);
@@ -175,9 +242,46 @@ pub fn run_receiver<R: Read + Send, W: Write>(
     let mut lists = FileLists::new(shape.inc_recurse);
     let mut lrx = ListReceiver::new(FlistDecoder::new(shape));
     let mut rcodec = NdxCodec::new(ctx.protocol());
-    lrx.recv_first(ctx, r, &mut lists, &mut stats, &|r: &DemuxReader<R>| {
-        r.total_read
-    })?;
+    let forward = if ctx.opts.files_from.is_some() {
+        open_files_from(ctx)?
+    } else {
+        None
+    };
+    if let Some(src) = forward {
+        // The sender reads the names while it sends the list, so they go
+        // out from a thread of their own while the list comes in
+        // (start_filesfrom_forwarding()).
+        let from0 = ctx.opts.from0;
+        let proto = ctx.protocol();
+        let (fwd, got) = std::thread::scope(|s| {
+            let wr = &mut *w;
+            let h = s.spawn(move || -> std::io::Result<()> {
+                let raw = proto < 31 && wr.is_muxed();
+                if raw {
+                    wr.stop_mux()?;
+                }
+                forward_names(src, wr, from0)?;
+                wr.flush()?;
+                if raw {
+                    wr.start_mux()?;
+                }
+                Ok(())
+            });
+            let got = lrx.recv_first(ctx, r, &mut lists, &mut stats, &|r: &DemuxReader<R>| {
+                r.total_read
+            });
+            (h.join(), got)
+        });
+        got?;
+        match fwd {
+            Ok(res) => res?,
+            Err(_) => return Err(Error::new(ExitCode::CRASHED, "files-from thread panicked")),
+        }
+    } else {
+        lrx.recv_first(ctx, r, &mut lists, &mut stats, &|r: &DemuxReader<R>| {
+            r.total_read
+        })?;
+    }
     if shape.inc_recurse && lists.total_entries == 1 {
         lrx.recv_additional(ctx, r, &mut rcodec, &mut lists)?;
     }
@@ -250,9 +354,18 @@ pub fn run_receiver<R: Read + Send, W: Write>(
             g.write_goodbye()?;
             Ok::<_, Error>((g.del_stats, g.lists))
         })();
-        if gen_res.is_err() {
-            // The receiver may be blocked on the socket; the caller tears the
-            // stream down, which ends it.
+        if let Err(e) = &gen_res {
+            // The receiver may be blocked on the socket, and the scope
+            // waits for it: end the stream now (upstream's generator exits
+            // and the peer sees the connection go). A peer that knows
+            // MSG_ERROR_EXIT is told first.
+            if ctx.protocol() >= 31 && e.code != ExitCode::STREAMIO {
+                let _ = w.send_msg(MsgCode::ErrorExit, &e.code.0.to_le_bytes());
+            }
+            let _ = w.flush();
+            if let Some(abort) = abort {
+                abort(e);
+            }
             return (None, gen_res);
         }
         (Some(handle.join()), gen_res)

@@ -57,6 +57,8 @@ pub struct FlistShape {
     pub relative_paths: bool,
     /// CF_ID0_NAMES: id lists end with the name of id 0.
     pub id0_names: bool,
+    /// `--delete-missing-args`: a mode of 0 is a missing name, not an error.
+    pub missing_args: bool,
 }
 
 /// Previous-entry state shared by the encoder and decoder shapes.
@@ -120,7 +122,12 @@ impl FlistEncoder {
         let s = self.shape;
         let proto = s.protocol;
         let p = &mut self.prev;
-        let ftype = e.file_type().ok_or_else(|| Error::protocol("bad mode"))?;
+        // A missing name (mode 0) travels like a regular file without sum.
+        let ftype = match e.file_type() {
+            Some(t) => t,
+            None if e.mode == 0 && s.missing_args => FileType::Regular,
+            None => return Err(Error::protocol("bad mode")),
+        };
         let mode = e.mode;
         let mut xflags: u32 = 0;
         if ftype == FileType::Dir {
@@ -320,7 +327,7 @@ impl FlistEncoder {
             w.write_all(t)?;
         }
         if let Some(len) = s.csum_len {
-            if ftype == FileType::Regular {
+            if ftype == FileType::Regular && e.mode != 0 {
                 let sum = e.checksum.as_deref().unwrap_or(&[]);
                 let mut buf = vec![0u8; len];
                 let n = sum.len().min(len);
@@ -522,7 +529,7 @@ impl FlistDecoder {
         }
         if xflags & XMIT_SAME_MODE == 0 {
             let m = read_int(r)? as u32;
-            if FileType::from_mode(m).is_none() {
+            if FileType::from_mode(m).is_none() && !(m == 0 && s.missing_args) {
                 return Err(Error::protocol(format!(
                     "invalid file mode 0{m:o} for {}",
                     String::from_utf8_lossy(&e.name)
@@ -531,7 +538,7 @@ impl FlistDecoder {
             p.mode = m;
         }
         e.mode = p.mode;
-        if FileType::from_mode(e.mode).is_none() {
+        if FileType::from_mode(e.mode).is_none() && !(e.mode == 0 && s.missing_args) {
             return Err(Error::protocol("file entry without a valid mode"));
         }
         if s.preserve_uid && xflags & XMIT_SAME_UID == 0 {
@@ -613,6 +620,7 @@ impl FlistDecoder {
             }
             e.flags |= FLAG_HLINKED;
         }
+        let ft = if e.mode == 0 { FileType::Fifo } else { ft };
         if let Some(len) = s.csum_len {
             if ft == FileType::Regular || proto < 28 {
                 let mut sum = vec![0u8; len];
@@ -732,6 +740,7 @@ mod tests {
             preserve_devices: true,
             preserve_specials: true,
             csum_len: None,
+            missing_args: false,
             ..FlistShape::default()
         }
     }

@@ -116,6 +116,15 @@ impl<W: Write> MuxWriter<W> {
         Ok(())
     }
 
+    /// Stop multiplexing for a while (io_end_multiplex_out()): what is
+    /// buffered goes out framed first. `--files-from` names travel raw below
+    /// protocol 31.
+    pub fn stop_mux(&mut self) -> io::Result<()> {
+        self.flush_buf()?;
+        self.muxed = false;
+        Ok(())
+    }
+
     /// Send an out-of-band message. Like upstream's separate message buffer,
     /// it goes out ahead of stream bytes that are still buffered (those are
     /// not framed yet, so no frame is split). Without multiplexing there is
@@ -230,6 +239,16 @@ impl<R: Read> DemuxReader<R> {
 
     pub fn start_mux(&mut self) {
         self.muxed = true;
+    }
+
+    pub fn is_muxed(&self) -> bool {
+        self.muxed
+    }
+
+    /// Read the stream raw for a while (io_end_multiplex_in()); only valid
+    /// between frames, which is where upstream switches.
+    pub fn stop_mux(&mut self) {
+        self.muxed = false;
     }
 
     pub fn set_handler(&mut self, handler: MsgHandler) {
