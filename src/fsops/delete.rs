@@ -242,12 +242,14 @@ fn remove_one(
     };
     match res {
         Ok(()) => {
+            // The item made room for is replaced, not deleted: neither
+            // counted nor logged (upstream DEL_MAKE_ROOM).
             if !dc.make_room {
                 if let Some(b) = dc.budget.as_mut() {
                     *b = b.saturating_sub(1);
                 }
+                on_delete(Deleted { name: rel, mode });
             }
-            on_delete(Deleted { name: rel, mode });
             DelRet::Success
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => DelRet::Success,

@@ -525,6 +525,32 @@ impl<'a, W: Write> Generator<'a, W> {
         Ok(())
     }
 
+    /// Run one deletion with the run's rules and --max-delete budget, then
+    /// report what it did in the order it happened, so messages and
+    /// "deleting" lines interleave as upstream's do.
+    fn deleting<R>(
+        &mut self,
+        run: impl FnOnce(&mut DelCtx, &mut dyn FnMut(Deleted), &mut dyn FnMut(DelError)) -> R,
+    ) -> Result<R> {
+        let events: RefCell<Vec<DelEvent>> = RefCell::new(Vec::new());
+        let mut dc = self.del_ctx();
+        let out = run(
+            &mut dc,
+            &mut |d: Deleted| {
+                events
+                    .borrow_mut()
+                    .push(DelEvent::Deleted(d.name.to_vec(), d.mode))
+            },
+            &mut |e| events.borrow_mut().push(DelEvent::Error(e)),
+        );
+        let (budget, skipped, deferred) = (dc.budget, dc.skipped, dc.defer.take());
+        self.del_budget = budget;
+        self.skipped_deletes += skipped;
+        self.delayed.extend(deferred.unwrap_or_default());
+        self.replay_deletions(events.into_inner())?;
+        Ok(out)
+    }
+
     fn replay_deletions(&mut self, events: Vec<DelEvent>) -> Result<()> {
         for ev in events {
             match ev {
@@ -539,33 +565,16 @@ impl<'a, W: Write> Generator<'a, W> {
     /// during the walk, in the order it was found.
     fn do_delayed_deletions(&mut self) -> Result<()> {
         let items = std::mem::take(&mut self.delayed);
-        // One log, so messages and "deleting" lines keep upstream's order.
-        let events: RefCell<Vec<DelEvent>> = RefCell::new(Vec::new());
-        let mut dc = self.del_ctx();
-        // The walk is over: only the merge files of the directories being
-        // emptied are in effect now, as upstream's stack is by then.
-        if let Some(w) = dc.rules.as_deref_mut() {
-            w.reset();
-        }
-        for (path, rel, mode) in &items {
-            delete_item(
-                path,
-                rel,
-                *mode,
-                &mut dc,
-                &mut |d: Deleted| {
-                    events
-                        .borrow_mut()
-                        .push(DelEvent::Deleted(d.name.to_vec(), d.mode))
-                },
-                &mut |e| events.borrow_mut().push(DelEvent::Error(e)),
-            );
-        }
-        let (budget, skipped) = (dc.budget, dc.skipped);
-        self.del_budget = budget;
-        self.skipped_deletes += skipped;
-        self.replay_deletions(events.into_inner())?;
-        Ok(())
+        self.deleting(|dc, on_delete, on_error| {
+            // The walk is over: only the merge files of the directories
+            // being emptied are in effect now, as upstream's stack is then.
+            if let Some(w) = dc.rules.as_deref_mut() {
+                w.reset();
+            }
+            for (path, rel, mode) in &items {
+                delete_item(path, rel, *mode, dc, on_delete, on_error);
+            }
+        })
     }
 
     /// generator.c delete_in_dir().
@@ -580,9 +589,9 @@ impl<'a, W: Write> Generator<'a, W> {
             }
             return Ok(());
         }
-        let empty = HashSet::new();
-        let keep_owned = self.children.get(name).unwrap_or(&empty);
-        let keep: HashSet<&[u8]> = keep_owned.iter().map(|v| v.as_slice()).collect();
+        // Owned: the deletion below borrows the generator.
+        let keep_owned = self.children.get(name).cloned().unwrap_or_default();
+        let keep: HashSet<&[u8]> = keep_owned.iter().map(Vec::as_slice).collect();
         let prefix = if name == b"." {
             Vec::new()
         } else {
@@ -590,37 +599,17 @@ impl<'a, W: Write> Generator<'a, W> {
             p.push(b'/');
             p
         };
-        // One log, so messages and "deleting" lines keep upstream's order.
-        let events: RefCell<Vec<DelEvent>> = RefCell::new(Vec::new());
-        let keep: HashSet<Vec<u8>> = keep.into_iter().map(<[u8]>::to_vec).collect();
-        let keep_ref: HashSet<&[u8]> = keep.iter().map(Vec::as_slice).collect();
         let delay = self.delete_mode == DeleteMode::Delay;
-        let mut dc = self.del_ctx();
-        if delay {
-            dc.defer = Some(Vec::new());
-        }
-        if let Some(w) = dc.rules.as_deref_mut() {
-            // As for the sender's walk, a bad rule file is fatal.
-            w.enter(name)?;
-        }
-        let res = delete_in_dir(
-            path,
-            &prefix,
-            &keep_ref,
-            &mut dc,
-            &mut |d: Deleted| {
-                events
-                    .borrow_mut()
-                    .push(DelEvent::Deleted(d.name.to_vec(), d.mode))
-            },
-            &mut |e| events.borrow_mut().push(DelEvent::Error(e)),
-        );
-        let (budget, skipped) = (dc.budget, dc.skipped);
-        let deferred = dc.defer.take();
-        self.del_budget = budget;
-        self.skipped_deletes += skipped;
-        self.delayed.extend(deferred.unwrap_or_default());
-        self.replay_deletions(events.into_inner())?;
+        let res = self.deleting(|dc, on_delete, on_error| {
+            if delay {
+                dc.defer = Some(Vec::new());
+            }
+            if let Some(w) = dc.rules.as_deref_mut() {
+                // As for the sender's walk, a bad rule file is fatal.
+                w.enter(name)?;
+            }
+            Ok::<_, Error>(delete_in_dir(path, &prefix, &keep, dc, on_delete, on_error))
+        })??;
         if let Err(e) = res {
             self.ctx.shared.add_io_error(IoError::GENERAL);
             self.log(
@@ -708,33 +697,15 @@ impl<'a, W: Write> Generator<'a, W> {
                 return failed(self);
             }
         }
-        let events: RefCell<Vec<DelEvent>> = RefCell::new(Vec::new());
-        // The item in the way is not limited by --max-delete, but what is
-        // inside a directory in the way is (delete_dir_contents() drops
-        // DEL_MAKE_ROOM for the children).
-        // The rules protect what is inside, as in a deletion pass.
-        let mut dc = self.del_ctx();
-        dc.make_room = true;
-        let ret = delete_item(
-            path,
-            name,
-            mode,
-            &mut dc,
-            &mut |d: Deleted| {
-                // The item itself is replaced, not reported as deleted.
-                if d.name != name {
-                    events
-                        .borrow_mut()
-                        .push(DelEvent::Deleted(d.name.to_vec(), d.mode))
-                }
-            },
-            &mut |e| events.borrow_mut().push(DelEvent::Error(e)),
-        );
-        let ok = ret == DelRet::Success;
-        let (budget, skipped) = (dc.budget, dc.skipped);
-        self.del_budget = budget;
-        self.skipped_deletes += skipped;
-        let _ = self.replay_deletions(events.into_inner());
+        // The item in the way is neither limited by --max-delete nor
+        // logged, but what is inside a directory in the way is both, and
+        // the rules protect it as in a deletion pass.
+        let ok = self
+            .deleting(|dc, on_delete, on_error| {
+                dc.make_room = true;
+                delete_item(path, name, mode, dc, on_delete, on_error) == DelRet::Success
+            })
+            .unwrap_or(false);
         if !ok {
             return failed(self);
         }
@@ -1087,24 +1058,9 @@ impl<'a, W: Write> Generator<'a, W> {
                 return Ok(());
             }
         }
-        let events: RefCell<Vec<DelEvent>> = RefCell::new(Vec::new());
-        let mut dc = self.del_ctx();
-        let _ = delete_item(
-            path,
-            name,
-            mode,
-            &mut dc,
-            &mut |d: Deleted| {
-                events
-                    .borrow_mut()
-                    .push(DelEvent::Deleted(d.name.to_vec(), d.mode))
-            },
-            &mut |e| events.borrow_mut().push(DelEvent::Error(e)),
-        );
-        let (budget, skipped) = (dc.budget, dc.skipped);
-        self.del_budget = budget;
-        self.skipped_deletes += skipped;
-        self.replay_deletions(events.into_inner())
+        self.deleting(|dc, on_delete, on_error| {
+            delete_item(path, name, mode, dc, on_delete, on_error);
+        })
     }
 
     /// util.c make_path(): create every missing directory of `path`.
