@@ -205,6 +205,9 @@ fn run_client(opts: Options) -> ExitCode {
     } else {
         session::local::run_local(opts.clone(), out.clone()).map(|(r, c)| (r, c, ExitCode::OK))
     };
+    // From here this thread reports how the run ended; a watchdog or
+    // signal that already claimed the exit wins instead.
+    session::liveness::claim_exit();
     let (code, who) = match res {
         Ok((r, ctx, remote_status)) => {
             let s = &r.stats;

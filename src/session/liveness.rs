@@ -24,6 +24,32 @@ static WATCHDOG: AtomicBool = AtomicBool::new(false);
 static ROLE: AtomicU8 = AtomicU8::new(0);
 static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
+static EXIT_OWNER: std::sync::Mutex<Option<std::thread::ThreadId>> = std::sync::Mutex::new(None);
+
+/// Claim the right to end the process. Upstream is one thread per process,
+/// so its exit_cleanup() runs once; here the watchdog, the signal thread
+/// and a role that failed could each try to report an ending. The first
+/// claimer owns the exit; any other thread parks for good, so a timeout
+/// cannot be followed by a second, different ending (say, the EOF its own
+/// kill of the remote shell caused).
+pub fn claim_exit() {
+    let me = std::thread::current().id();
+    {
+        let mut owner = EXIT_OWNER.lock().unwrap_or_else(|e| e.into_inner());
+        match *owner {
+            None => {
+                *owner = Some(me);
+                return;
+            }
+            Some(t) if t == me => return,
+            Some(_) => {}
+        }
+    }
+    loop {
+        std::thread::park();
+    }
+}
+
 /// Remember the remote shell, so a failing run can stop it.
 pub fn set_child(pid: u32) {
     CHILD.store(pid as i32, Ordering::Relaxed);
@@ -124,6 +150,7 @@ pub fn start(secs: u32) {
 }
 
 fn expire(idle: u64) -> ! {
+    claim_exit();
     let who = role();
     crate::fsops::tempfile::cleanup_all();
     kill_children();

@@ -399,6 +399,7 @@ fn negotiate_checksums<R: Read>(
 /// report it and end the process, as upstream's exit_cleanup() does (the
 /// peer then sees the connection close).
 pub fn exit_now(prog: &str, e: &Error) -> ! {
+    liveness::claim_exit();
     crate::fsops::tempfile::cleanup_all();
     print_error(prog, e);
     if !e.quiet {

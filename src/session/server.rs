@@ -8,7 +8,7 @@ use super::transfer::{run_receiver, run_sender};
 use crate::error::{Error, ExitCode};
 use crate::options::Options;
 use crate::report::messages::Who;
-use crate::report::{LogCode, LogSink, Logger};
+use crate::report::{LogSink, Logger};
 use crate::roles::{Ctx, OutputCfg, Shared};
 use crate::wire::mux::{DemuxReader, MsgCode, MuxWriter};
 use std::io::Write;
@@ -52,6 +52,7 @@ pub fn run_server(opts: Options) -> ExitCode {
     let neg = match setup_protocol(&mut stdin, &mut stdout, &opts, true, Some(&client_info)) {
         Ok(n) => n,
         Err(e) => {
+            liveness::claim_exit();
             super::print_error(&prog, &e);
             eprint!(
                 "{}",
@@ -109,6 +110,7 @@ pub fn run_server(opts: Options) -> ExitCode {
     while let Ok((code, text)) = rx.try_recv() {
         let _ = w.send_msg(code, &text);
     }
+    liveness::claim_exit();
     match res {
         Ok(()) => {
             let _ = w.flush();
@@ -130,7 +132,6 @@ pub fn run_server(opts: Options) -> ExitCode {
                 let _ = w.send_msg(MsgCode::ErrorExit, &e.code.0.to_le_bytes());
             }
             let _ = w.flush();
-            let _ = LogCode::Error;
             e.code
         }
     }

@@ -30,6 +30,7 @@ pub fn install() {
     }
     std::thread::spawn(move || {
         if set.wait().is_ok() {
+            super::liveness::claim_exit();
             crate::fsops::tempfile::cleanup_all();
             super::liveness::kill_children();
             let prog = PROG.get().map(String::as_str).unwrap_or("gensync");
