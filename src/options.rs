@@ -153,6 +153,8 @@ pub struct Options {
     pub server: bool,
     pub sender: bool,
     pub daemon: bool,
+    /// Daemon-connection and `--daemon` settings.
+    pub net: NetOptions,
 
     /// The name this binary was invoked as ("gensync" or "rsync"); the prefix
     /// of every message.
@@ -232,6 +234,7 @@ impl Default for Options {
             server: false,
             sender: false,
             daemon: false,
+            net: NetOptions::default(),
             program_name: "gensync".to_string(),
             operands: Vec::new(),
         }
@@ -275,4 +278,53 @@ pub enum FilterArg {
     IncludeFrom(Vec<u8>),
     /// `-F`.
     DashF,
+}
+
+/// Options of daemon connections (client side) and of `--daemon` itself.
+#[derive(Debug, Clone)]
+pub struct NetOptions {
+    /// `--port`: the daemon's TCP port (client) or the one to listen on.
+    pub port: Option<u16>,
+    /// `--address`: bind address for the socket.
+    pub bind_address: Option<String>,
+    /// `-4` / `-6`: 4 or 6; 0 for either.
+    pub address_family: u8,
+    /// `--sockopts`.
+    pub sockopts: Option<String>,
+    pub password_file: Option<String>,
+    /// `--early-input=FILE`.
+    pub early_input: Option<String>,
+    /// `--motd` (the default) / `--no-motd`.
+    pub motd: bool,
+    /// `--config`.
+    pub config: Option<String>,
+    /// `--dparam` / `-M` on a daemon: "name=value" overrides.
+    pub dparams: Vec<String>,
+    /// `--detach` (the default) / `--no-detach`.
+    pub detach: bool,
+    /// The protocol a daemon greeting already agreed: the binary version
+    /// exchange is then skipped (compat.c setup_protocol()).
+    pub preset_protocol: Option<u32>,
+    /// Every option row the command line used, in order (long name,
+    /// short letter): what a daemon's "refuse options" is checked against.
+    pub given: Vec<(Option<&'static str>, Option<char>)>,
+}
+
+impl Default for NetOptions {
+    fn default() -> NetOptions {
+        NetOptions {
+            port: None,
+            bind_address: None,
+            address_family: 0,
+            sockopts: None,
+            password_file: None,
+            early_input: None,
+            motd: true,
+            config: None,
+            dparams: Vec::new(),
+            detach: true,
+            preset_protocol: None,
+            given: Vec::new(),
+        }
+    }
 }

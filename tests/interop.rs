@@ -208,7 +208,7 @@ impl OptSet {
 /// A 3 MiB file in `src/` and, in `dst/`, an older copy with a few small
 /// edits, one insertion (shifting later blocks off their alignment) and a
 /// shorter tail, so the delta has matched blocks as well as literal data.
-fn add_big_file(setup: &Path) {
+pub(crate) fn add_big_file(setup: &Path) {
     let mut rng = tree::Rng::new(3);
     let mut data = rng.content(3 << 20);
     fs::write(setup.join("src/big.bin"), &data).unwrap();

@@ -8,6 +8,7 @@
 
 mod cli;
 mod daemon_config;
+mod daemon_interop;
 mod daemon_rsync;
 mod faults;
 mod filters;

@@ -181,6 +181,19 @@ fn check_files_from(opts: &Options, prog: &str) -> Option<ExitCode> {
 
 fn run_client(opts: Options) -> ExitCode {
     let prog = opts.program_name.clone();
+    if opts.daemon {
+        // A daemon parses each client's arguments as a server command line.
+        let p = prog.clone();
+        let parse = move |words: &[OsString]| -> crate::Result<Options> {
+            let mut all: Vec<OsString> = Vec::with_capacity(words.len());
+            all.extend(words.iter().cloned());
+            match parse_args(&all, &p)? {
+                Action::Run(o) => Ok(*o),
+                _ => Err(crate::error::Error::syntax("unexpected daemon arguments")),
+            }
+        };
+        return crate::daemon::listen::daemon_main(opts, &parse);
+    }
     if opts.server {
         return session::server::run_server(opts);
     }
@@ -200,7 +213,20 @@ fn run_client(opts: Options) -> ExitCode {
         session::client::parse_hostspec(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str()))
             .is_some()
     });
-    let res = if remote {
+    let daemon = opts.operands.iter().any(|a| {
+        crate::daemon::operand::parse_daemon_spec(std::os::unix::ffi::OsStrExt::as_bytes(
+            a.as_os_str(),
+        ))
+        .is_some()
+    });
+    let res = if daemon {
+        match crate::daemon::client::run(opts.clone(), out.clone()) {
+            Ok((r, Some(ctx), status)) => Ok((r, ctx, status)),
+            // A module listing: nothing more to report.
+            Ok((_, None, _)) => return ExitCode::OK,
+            Err(e) => Err(e),
+        }
+    } else if remote {
         session::client::run_remote(opts.clone(), out.clone())
     } else {
         session::local::run_local(opts.clone(), out.clone()).map(|(r, c)| (r, c, ExitCode::OK))

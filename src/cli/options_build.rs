@@ -89,6 +89,8 @@ impl Builder {
 
     /// Applies one option.
     pub(crate) fn apply(&mut self, row: &OptRow, value: OptValue) -> crate::Result<Flow> {
+        // A daemon checks each given option against "refuse options".
+        self.o.net.given.push((row.long, row.short));
         if row.status == Status::Refused {
             let prefix = if self.o.server {
                 "on remote machine: "
@@ -277,6 +279,22 @@ impl Builder {
                 o.sender = true;
             }
             OptId::Daemon => o.daemon = true,
+            OptId::Port => {
+                let n = int_value(value);
+                o.net.port = u16::try_from(n).ok().filter(|&p| p != 0);
+            }
+            OptId::Address => o.net.bind_address = Some(string_value(row, value)?),
+            OptId::Ipv4 => o.net.address_family = 4,
+            OptId::Ipv6 => o.net.address_family = 6,
+            OptId::Sockopts => o.net.sockopts = Some(string_value(row, value)?),
+            OptId::PasswordFile => o.net.password_file = Some(string_value(row, value)?),
+            OptId::EarlyInput => o.net.early_input = Some(string_value(row, value)?),
+            OptId::Motd => o.net.motd = true,
+            OptId::NoMotd => o.net.motd = false,
+            OptId::Config => o.net.config = Some(string_value(row, value)?),
+            OptId::Dparam => o.net.dparams.push(string_value(row, value)?),
+            OptId::Detach => o.net.detach = true,
+            OptId::NoDetach => o.net.detach = false,
             OptId::NoOp => {}
             OptId::Refused => unreachable!("refused rows are handled above"),
         }
@@ -298,6 +316,10 @@ impl Builder {
         self.settle_compression()?;
         let mut o = self.o;
         o.operands = operands;
+        if o.daemon && !o.server {
+            // With --daemon, -M is --dparam (upstream's daemon table).
+            o.net.dparams.append(&mut o.remote_options);
+        }
         if o.daemon {
             // Upstream parses a daemon line with its own, smaller table and
             // never reaches the transfer checks below.

@@ -176,7 +176,7 @@ pub fn parse_client_greeting(line: &str) -> Result<ClientGreeting, String> {
 
 /// sscanf(line, "@RSYNCD: %d.%d"): the version, and the subversion if the
 /// ".N" follows.
-fn scan_version(line: &str) -> Option<(i32, Option<i32>)> {
+pub(crate) fn scan_version(line: &str) -> Option<(i32, Option<i32>)> {
     let rest = line.strip_prefix("@RSYNCD:")?;
     let rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
     let (v, rest) = scan_int(rest)?;

@@ -1,9 +1,15 @@
-//! The daemon's leaf parts: rsyncd.conf, host access lists, refused
-//! options, and authentication. None of these do network I/O; the listener
-//! and module setup (clientserver.c) build on them.
+//! The rsync daemon, both ends: rsyncd.conf, host access lists, refused
+//! options and authentication (leaf parts without I/O), the client of a
+//! daemon connection, and `--daemon` itself.
 
 pub mod access;
 pub mod auth;
+pub mod client;
 pub mod config;
+pub mod listen;
+pub mod lock;
+pub mod log;
+pub mod operand;
 pub mod refuse;
+pub mod server;
 pub mod wildmatch;

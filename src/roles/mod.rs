@@ -109,20 +109,29 @@ impl Ctx {
 
 /// Handler for messages arriving on a client's input stream: print text,
 /// collect io_error, honour MSG_ERROR_EXIT (io.c read_a_msg()).
+fn remote_text(payload: &[u8]) -> Vec<u8> {
+    crate::report::messages::escape_output(payload, crate::report::output_charset())
+}
+
 pub fn client_msg_handler(ctx: &Ctx) -> MsgHandler {
     let shared = ctx.shared.clone();
     let out = ctx.out.clone();
     let log = ctx.log.clone();
     Box::new(move |code, payload| {
         match code {
-            MsgCode::Info => print_local(LogCode::Info, &payload),
+            // The peer sends its text raw; like upstream's rwrite(), the
+            // printing side escapes what the terminal should not see (a
+            // newline inside a name, say), keeping the line's own end.
+            MsgCode::Info => print_local(LogCode::Info, &remote_text(&payload)),
             MsgCode::ErrorXfer => {
                 if let crate::report::LogSink::Local(o) = &log.sink {
                     o.got_xfer_error.store(true, Ordering::Relaxed);
                 }
-                print_local(LogCode::ErrorXfer, &payload)
+                print_local(LogCode::ErrorXfer, &remote_text(&payload))
             }
-            MsgCode::Error | MsgCode::Warning => print_local(LogCode::Error, &payload),
+            MsgCode::Error | MsgCode::Warning => {
+                print_local(LogCode::Error, &remote_text(&payload))
+            }
             MsgCode::Deleted => {
                 let (name, is_dir) = match payload.split_last() {
                     Some((0, rest)) => (rest.to_vec(), true),

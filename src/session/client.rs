@@ -192,6 +192,52 @@ fn child_status(child: &mut Child) -> ExitCode {
     }
 }
 
+/// The client's part once a server is listening on the other end of
+/// `rsock`/`wsock` (main.c client_run()): protocol setup, filter rules,
+/// then the sender or the receiver. Shared by remote-shell and daemon
+/// connections. Returns the run's own result (a failed transfer still has
+/// a context) or a setup error.
+pub(crate) fn client_transfer<R: std::io::Read + Send, W: std::io::Write + Send>(
+    opts: &Arc<Options>,
+    out: &Arc<ClientOut>,
+    mut rsock: R,
+    mut wsock: W,
+    am_sender: bool,
+    local_args: &[OsString],
+    rules: crate::filter::FilterList,
+) -> Result<(Result<RunResult>, Ctx)> {
+    let neg = setup_protocol(&mut rsock, &mut wsock, opts, false, None)?;
+    let mut ctx = Ctx::client(opts.clone(), neg, out.clone(), am_sender, false);
+    let mut w = MuxWriter::new(wsock);
+    if ctx.protocol() >= 30 {
+        w.start_mux()?;
+    }
+    let mut r = DemuxReader::new(rsock, client_msg_handler(&ctx));
+    r.start_mux();
+    let mut rules = rules;
+    rules.cfg.protocol = ctx.protocol() as i32;
+    ctx.filters = Arc::new(super::filters::client_rules(
+        &mut w,
+        rules,
+        opts,
+        ctx.protocol(),
+        am_sender,
+        false,
+    )?);
+    let run = if am_sender {
+        run_sender(&ctx, local_args, &mut r, &mut w, None)
+    } else {
+        std::io::Write::flush(&mut w)?;
+        let dest = local_args[0].as_bytes().to_vec();
+        let prog = opts.program_name.clone();
+        let abort = move |e: &Error| super::exit_now(&prog, e);
+        run_receiver(&ctx, &dest, &mut r, &mut w, None, Some(&abort))
+    };
+    drop(w);
+    drop(r);
+    Ok((run, ctx))
+}
+
 /// Run a transfer with one remote side. Returns the result, the context,
 /// and the remote shell's exit status.
 pub fn run_remote(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, Ctx, ExitCode)> {
@@ -281,42 +327,13 @@ pub fn run_remote(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult,
     };
     liveness::set_child(child.id());
     let mut wsock = Clocked(child.stdin.take().expect("piped stdin"));
-    let mut rsock = Clocked(child.stdout.take().expect("piped stdout"));
+    let rsock = Clocked(child.stdout.take().expect("piped stdout"));
     liveness::start(opts.timeout);
     let res = (|| {
         if let Some(words) = &secluded {
             send_secluded_args(&mut wsock, words)?;
         }
-        let neg = setup_protocol(&mut rsock, &mut wsock, &opts, false, None)?;
-        let mut ctx = Ctx::client(opts.clone(), neg, out.clone(), am_sender, false);
-        let mut w = MuxWriter::new(wsock);
-        if ctx.protocol() >= 30 {
-            w.start_mux()?;
-        }
-        let mut r = DemuxReader::new(rsock, client_msg_handler(&ctx));
-        r.start_mux();
-        let mut rules = rules;
-        rules.cfg.protocol = ctx.protocol() as i32;
-        ctx.filters = Arc::new(super::filters::client_rules(
-            &mut w,
-            rules,
-            &opts,
-            ctx.protocol(),
-            am_sender,
-            false,
-        )?);
-        let run = if am_sender {
-            run_sender(&ctx, &local_args, &mut r, &mut w, None)
-        } else {
-            std::io::Write::flush(&mut w)?;
-            let dest = local_args[0].as_bytes().to_vec();
-            let prog = opts.program_name.clone();
-            let abort = move |e: &Error| super::exit_now(&prog, e);
-            run_receiver(&ctx, &dest, &mut r, &mut w, None, Some(&abort))
-        };
-        drop(w);
-        drop(r);
-        Ok::<_, Error>((run, ctx))
+        client_transfer(&opts, &out, rsock, wsock, am_sender, &local_args, rules)
     })();
     match res {
         Ok((Ok(r), ctx)) => Ok((r, ctx, child_status(&mut child))),

@@ -151,7 +151,11 @@ pub fn setup_protocol<R: Read, W: Write>(
             "--protocol must be between {MIN_PROTOCOL_VERSION} and {PROTOCOL_VERSION}"
         )));
     }
-    let protocol = exchange_version(r, w, ours)?;
+    // A daemon greeting already agreed the version.
+    let protocol = match opts.net.preset_protocol {
+        Some(p) => p,
+        None => exchange_version(r, w, ours)?,
+    };
     if protocol < 29 && opts.prune_empty_dirs {
         return Err(Error::bare(
             ExitCode::PROTOCOL,
@@ -413,27 +417,35 @@ pub fn exit_now(prog: &str, e: &Error) -> ! {
 }
 
 pub fn print_error(prog: &str, e: &Error) {
-    if e.quiet || e.msg.is_empty() {
-        return;
+    if let Some(text) = error_text(prog, e) {
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        eprint!("{text}");
     }
-    let _ = std::io::Write::flush(&mut std::io::stdout());
-    if e.bare {
-        eprintln!("{}", e.msg);
+}
+
+/// The line [`print_error`] prints, newline included; `None` for a quiet
+/// error.
+pub fn error_text(prog: &str, e: &Error) -> Option<String> {
+    if e.quiet || e.msg.is_empty() {
+        return None;
+    }
+    Some(if e.bare {
+        format!("{}\n", e.msg)
     } else if e.msg == crate::error::CONNECTION_CLOSED {
         // io.c whine_about_eof()
-        eprintln!(
-            "{prog}: {} ({} bytes received so far) [{}]",
+        format!(
+            "{prog}: {} ({} bytes received so far) [{}]\n",
             e.msg,
             crate::report::numbers::human_num(liveness::bytes_received() as i64, 1),
             liveness::role().as_str()
-        );
+        )
     } else if e.msg == crate::error::WRITE_EPIPE {
-        eprintln!("{prog}: [{}] {}", liveness::role().as_str(), e.msg);
+        format!("{prog}: [{}] {}\n", liveness::role().as_str(), e.msg)
     } else if e.msg.starts_with(prog) || e.msg.starts_with("ERROR") {
-        eprintln!("{}", e.msg);
+        format!("{}\n", e.msg)
     } else {
-        eprintln!("{prog}: {}", e.msg);
-    }
+        format!("{prog}: {}\n", e.msg)
+    })
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::{mpsc, Arc};
 
 pub fn run_server(opts: Options) -> ExitCode {
-    let prog = opts.program_name.clone();
     // Raw descriptors: the protocol is binary and does its own buffering.
     use std::os::fd::AsFd;
     let (Ok(stdin), Ok(stdout)) = (
@@ -35,8 +34,28 @@ pub fn run_server(opts: Options) -> ExitCode {
             let _ = fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(fl));
         }
     }
-    let mut stdin = Clocked(std::fs::File::from(stdin));
-    let mut stdout = Clocked(std::fs::File::from(stdout));
+    serve(
+        opts,
+        std::fs::File::from(stdin),
+        std::fs::File::from(stdout),
+        None,
+    )
+}
+
+/// Serve one client on `r`/`w` (stdio for a remote shell, the socket
+/// for a daemon module). `refused` is an error the daemon found in the
+/// client's arguments: it is reported over the protocol once that is set
+/// up, as upstream's rsync_module() does, and the run ends.
+pub fn serve<R: std::io::Read + Send, W: std::io::Write + Send>(
+    opts: Options,
+    r: R,
+    w: W,
+    refused: Option<Error>,
+) -> ExitCode {
+    let pre_refused = refused.is_some();
+    let prog = opts.program_name.clone();
+    let mut stdin = Clocked(r);
+    let mut stdout = Clocked(w);
     liveness::set_role(if opts.sender {
         Who::Sender
     } else {
@@ -82,6 +101,9 @@ pub fn run_server(opts: Options) -> ExitCode {
         if ctx.protocol() >= 23 {
             w.start_mux()?;
         }
+        if let Some(e) = refused {
+            return Err(e);
+        }
         if ctx.protocol() >= 30 {
             r.start_mux();
         }
@@ -119,7 +141,23 @@ pub fn run_server(opts: Options) -> ExitCode {
         }
         Err(e) => {
             crate::fsops::tempfile::cleanup_all();
-            if !e.quiet {
+            if !e.quiet && opts.daemon {
+                // A daemon has no stderr the client sees: the error and
+                // the exit line travel as MSG_ERROR, a line each. A daemon
+                // sender refusing the arguments says only why (upstream's
+                // log_exit() line stays in its log).
+                let text = super::error_text(&prog, &e).unwrap_or_default();
+                let _ = w.send_msg(MsgCode::Error, text.as_bytes());
+                if !(pre_refused && opts.sender) {
+                    let who = if pre_refused {
+                        Who::PreforkReceiver
+                    } else {
+                        liveness::role()
+                    };
+                    let line = crate::report::messages::exit_line(&prog, e.code, who);
+                    let _ = w.send_msg(MsgCode::Error, line.as_bytes());
+                }
+            } else if !e.quiet {
                 // Errors go to our stderr, which the remote shell relays
                 // (the --stderr=errors default of 3.2.3+).
                 super::print_error(&prog, &e);
@@ -128,7 +166,8 @@ pub fn run_server(opts: Options) -> ExitCode {
                     crate::report::messages::exit_line(&prog, e.code, liveness::role())
                 );
             }
-            if ctx.protocol() >= 31 && e.code != ExitCode::STREAMIO {
+            if ctx.protocol() >= 31 && e.code != ExitCode::STREAMIO && !(pre_refused && opts.sender)
+            {
                 let _ = w.send_msg(MsgCode::ErrorExit, &e.code.0.to_le_bytes());
             }
             let _ = w.flush();

@@ -15,6 +15,18 @@ pub fn prog() -> String {
     PROG.get().cloned().unwrap_or_else(|| "gensync".to_string())
 }
 
+static REMOVE_ON_EXIT: std::sync::Mutex<Vec<std::path::PathBuf>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// A file to delete when a signal ends the process (the daemon's pid
+/// file).
+pub fn remove_on_exit(path: std::path::PathBuf) {
+    REMOVE_ON_EXIT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(path);
+}
+
 pub fn install_for(prog: &str) {
     let _ = PROG.set(prog.to_string());
     install();
@@ -31,6 +43,13 @@ pub fn install() {
     std::thread::spawn(move || {
         if set.wait().is_ok() {
             super::liveness::claim_exit();
+            for p in REMOVE_ON_EXIT
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+            {
+                let _ = std::fs::remove_file(p);
+            }
             crate::fsops::tempfile::cleanup_all();
             super::liveness::kill_children();
             let prog = PROG.get().map(String::as_str).unwrap_or("gensync");
