@@ -95,6 +95,12 @@ pub struct Daemon {
     pub port: u16,
 }
 
+impl Daemon {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -10,6 +10,7 @@ mod cli;
 mod daemon_config;
 mod daemon_interop;
 mod daemon_rsync;
+mod daemon_scenarios;
 mod faults;
 mod filters;
 mod golden;

@@ -640,44 +640,6 @@ fn send_early_input<W: Write + ?Sized>(w: &mut W, path: &str) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn path_args_as_upstream_sends_them() {
-        assert_eq!(daemon_path_arg(b"mod", b"mod", false), b"mod/");
-        assert_eq!(daemon_path_arg(b"mod/a", b"mod", false), b"mod/a");
-        assert_eq!(daemon_path_arg(b"-x", b"mod", false), b"./-x");
-        assert_eq!(
-            daemon_path_arg(b"mod/a mod/b", b"mod", false),
-            b"mod/a[ ]mod/b"
-        );
-        assert_eq!(
-            daemon_path_arg(b"mod/a mod/b", b"mod", true),
-            b"mod/a mod/b"
-        );
-    }
-
-    #[test]
-    fn greeting_negotiates_down() {
-        let mut out = Vec::new();
-        let mut inp: &[u8] = b"@RSYNCD: 29.0\n";
-        let g = exchange_greetings(&mut inp, &mut out, 32).unwrap();
-        assert_eq!(g.protocol, 29);
-        assert!(g.auth_choices.is_none());
-        assert_eq!(out, b"@RSYNCD: 32.0 sha512 sha256 sha1 md5 md4\n");
-        let mut inp: &[u8] = b"@RSYNCD: 32.0 md5 md4\n";
-        let g = exchange_greetings(&mut inp, &mut Vec::new(), 32).unwrap();
-        assert_eq!(g.protocol, 32);
-        assert_eq!(client_digest(&g), AuthDigest::Md5);
-        let mut inp: &[u8] = b"@RSYNCD: 32\n";
-        assert!(exchange_greetings(&mut inp, &mut Vec::new(), 32).is_err());
-        let mut inp: &[u8] = b"HTTP/1.0 400\n";
-        assert!(exchange_greetings(&mut inp, &mut Vec::new(), 32).is_err());
-    }
-}
-
 /// A transfer or listing with a daemon on one side (main.c start_client()
 /// for daemon operands, then start_socket_client()).
 pub fn run(
@@ -796,4 +758,42 @@ pub fn run(
         let _ = c.wait();
     }
     Ok((run?, Some(ctx), ExitCode::OK))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_args_as_upstream_sends_them() {
+        assert_eq!(daemon_path_arg(b"mod", b"mod", false), b"mod/");
+        assert_eq!(daemon_path_arg(b"mod/a", b"mod", false), b"mod/a");
+        assert_eq!(daemon_path_arg(b"-x", b"mod", false), b"./-x");
+        assert_eq!(
+            daemon_path_arg(b"mod/a mod/b", b"mod", false),
+            b"mod/a[ ]mod/b"
+        );
+        assert_eq!(
+            daemon_path_arg(b"mod/a mod/b", b"mod", true),
+            b"mod/a mod/b"
+        );
+    }
+
+    #[test]
+    fn greeting_negotiates_down() {
+        let mut out = Vec::new();
+        let mut inp: &[u8] = b"@RSYNCD: 29.0\n";
+        let g = exchange_greetings(&mut inp, &mut out, 32).unwrap();
+        assert_eq!(g.protocol, 29);
+        assert!(g.auth_choices.is_none());
+        assert_eq!(out, b"@RSYNCD: 32.0 sha512 sha256 sha1 md5 md4\n");
+        let mut inp: &[u8] = b"@RSYNCD: 32.0 md5 md4\n";
+        let g = exchange_greetings(&mut inp, &mut Vec::new(), 32).unwrap();
+        assert_eq!(g.protocol, 32);
+        assert_eq!(client_digest(&g), AuthDigest::Md5);
+        let mut inp: &[u8] = b"@RSYNCD: 32\n";
+        assert!(exchange_greetings(&mut inp, &mut Vec::new(), 32).is_err());
+        let mut inp: &[u8] = b"HTTP/1.0 400\n";
+        assert!(exchange_greetings(&mut inp, &mut Vec::new(), 32).is_err());
+    }
 }

@@ -272,6 +272,7 @@ fn create_pid_file(path: &str) -> Result<(), String> {
         .read(true)
         .write(true)
         .create(true)
+        .truncate(false)
         .mode(0o644)
         .open(path)
         .map_err(|e| {

@@ -17,6 +17,7 @@ pub fn claim_connection(lock_file: &str, max: i32) -> Result<Option<File>, Optio
         .read(true)
         .write(true)
         .create(true)
+        .truncate(false)
         .mode(0o600)
         .open(lock_file)
         .map_err(Some)?;

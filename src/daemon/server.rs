@@ -368,8 +368,10 @@ impl Session<'_> {
             Err(e) => {
                 // Upstream still completes the protocol setup so the
                 // error can travel to the client.
-                let mut o = Options::default();
-                o.sender = words.iter().any(|w| w.as_bytes() == b"--sender");
+                let o = Options {
+                    sender: words.iter().any(|w| w.as_bytes() == b"--sender"),
+                    ..Options::default()
+                };
                 (o, Some(Error::new(ExitCode::UNSUPPORTED, e.msg)))
             }
         };
@@ -529,7 +531,7 @@ impl Session<'_> {
                 "rsync: chdir {dir} failed: {}",
                 crate::error::strerror(&e)
             ));
-            return Err(format!("@ERROR: chdir failed"));
+            return Err("@ERROR: chdir failed".to_string());
         }
         Ok(chroot)
     }

@@ -216,26 +216,57 @@ pub(crate) fn client_transfer<R: std::io::Read + Send, W: std::io::Write + Send>
     r.start_mux();
     let mut rules = rules;
     rules.cfg.protocol = ctx.protocol() as i32;
-    ctx.filters = Arc::new(super::filters::client_rules(
-        &mut w,
-        rules,
-        opts,
-        ctx.protocol(),
-        am_sender,
-        false,
-    )?);
-    let run = if am_sender {
-        run_sender(&ctx, local_args, &mut r, &mut w, None)
-    } else {
-        std::io::Write::flush(&mut w)?;
-        let dest = local_args[0].as_bytes().to_vec();
-        let prog = opts.program_name.clone();
-        let abort = move |e: &Error| super::exit_now(&prog, e);
-        run_receiver(&ctx, &dest, &mut r, &mut w, None, Some(&abort))
+    let filters =
+        super::filters::client_rules(&mut w, rules, opts, ctx.protocol(), am_sender, false);
+    let run = match filters {
+        Ok(f) => {
+            ctx.filters = Arc::new(f);
+            if am_sender {
+                run_sender(&ctx, local_args, &mut r, &mut w, None)
+            } else {
+                std::io::Write::flush(&mut w)
+                    .map_err(Error::from)
+                    .and_then(|()| {
+                        let dest = local_args
+                            .first()
+                            .map(|a| a.as_bytes().to_vec())
+                            .unwrap_or_else(|| b".".to_vec());
+                        let prog = opts.program_name.clone();
+                        let abort = move |e: &Error| super::exit_now(&prog, e);
+                        run_receiver(&ctx, &dest, &mut r, &mut w, None, Some(&abort))
+                    })
+            }
+        }
+        Err(e) => Err(e),
+    };
+    // A server that refused us closes while we are still writing; what it
+    // said is already on its way to us. Upstream reads it (its I/O loop
+    // reads while it writes); we read it now, and its exit code wins.
+    let run = match run {
+        Err(e) if e.msg == crate::error::WRITE_EPIPE => {
+            Err(drain_after_write_error(&mut r).unwrap_or(e))
+        }
+        other => other,
     };
     drop(w);
     drop(r);
     Ok((run, ctx))
+}
+
+/// Read what the peer still sends (its messages get printed by the
+/// handler); `Some` when it ended with MSG_ERROR_EXIT.
+fn drain_after_write_error<R: std::io::Read>(r: &mut DemuxReader<R>) -> Option<Error> {
+    let mut buf = [0u8; 8192];
+    loop {
+        match std::io::Read::read(r, &mut buf) {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(e) => {
+                let e = Error::from(e);
+                return e.quiet.then_some(e);
+            }
+        }
+    }
 }
 
 /// Run a transfer with one remote side. Returns the result, the context,

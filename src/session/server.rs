@@ -101,8 +101,15 @@ pub fn serve<R: std::io::Read + Send, W: std::io::Write + Send>(
         if ctx.protocol() >= 23 {
             w.start_mux()?;
         }
-        if let Some(e) = refused {
-            return Err(e);
+        // A daemon sender reads the client's filter list before it says
+        // "module is write only" (upstream's start_server() order), so the
+        // client is not cut off mid-write; other refusals come first.
+        let mut refused = refused;
+        if refused
+            .as_ref()
+            .is_some_and(|e| !(opts.sender && e.code != ExitCode::UNSUPPORTED))
+        {
+            return Err(refused.take().expect("checked above"));
         }
         if ctx.protocol() >= 30 {
             r.start_mux();
@@ -116,6 +123,9 @@ pub fn serve<R: std::io::Read + Send, W: std::io::Write + Send>(
             ctx.protocol(),
             false,
         )?);
+        if let Some(e) = refused {
+            return Err(e);
+        }
         if opts.sender {
             run_sender(&ctx, &args, &mut r, &mut w, Some(&rx))?;
         } else {
@@ -141,6 +151,10 @@ pub fn serve<R: std::io::Read + Send, W: std::io::Write + Send>(
         }
         Err(e) => {
             crate::fsops::tempfile::cleanup_all();
+            // A refused option ends a daemon sender without its exit line
+            // (upstream's rsync_module() path); read/write-only refusals
+            // end like any server error.
+            let option_refusal = pre_refused && e.code == ExitCode::UNSUPPORTED;
             if !e.quiet && opts.daemon {
                 // A daemon has no stderr the client sees: the error and
                 // the exit line travel as MSG_ERROR, a line each. A daemon
@@ -148,11 +162,11 @@ pub fn serve<R: std::io::Read + Send, W: std::io::Write + Send>(
                 // log_exit() line stays in its log).
                 let text = super::error_text(&prog, &e).unwrap_or_default();
                 let _ = w.send_msg(MsgCode::Error, text.as_bytes());
-                if !(pre_refused && opts.sender) {
-                    let who = if pre_refused {
-                        Who::PreforkReceiver
-                    } else {
-                        liveness::role()
+                if !(option_refusal && opts.sender) {
+                    let who = match (pre_refused, opts.sender) {
+                        (true, true) => Who::Sender,
+                        (true, false) => Who::PreforkReceiver,
+                        _ => liveness::role(),
                     };
                     let line = crate::report::messages::exit_line(&prog, e.code, who);
                     let _ = w.send_msg(MsgCode::Error, line.as_bytes());
@@ -166,7 +180,9 @@ pub fn serve<R: std::io::Read + Send, W: std::io::Write + Send>(
                     crate::report::messages::exit_line(&prog, e.code, liveness::role())
                 );
             }
-            if ctx.protocol() >= 31 && e.code != ExitCode::STREAMIO && !(pre_refused && opts.sender)
+            if ctx.protocol() >= 31
+                && e.code != ExitCode::STREAMIO
+                && !(option_refusal && opts.sender)
             {
                 let _ = w.send_msg(MsgCode::ErrorExit, &e.code.0.to_le_bytes());
             }
