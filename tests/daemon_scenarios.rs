@@ -508,3 +508,35 @@ fn fifty_concurrent_clients() {
         );
     }
 }
+
+/// A client that connects and then says nothing is dropped once the
+/// handshake deadline passes (the smaller of 60 s and "timeout"), by the
+/// rsync daemon and by ours alike.
+#[test]
+fn silent_client_is_dropped_at_the_handshake_deadline() {
+    let up = crate::upstream_or_skip!("silent_client_is_dropped_at_the_handshake_deadline");
+    let ut = util::under_test();
+    let base = tempfile::tempdir().unwrap();
+    for (label, prog) in [("rsyncd", &up), ("testd", &ut)] {
+        let conf = format!("timeout = 2\n{}", modules("", ""));
+        let s = side(prog, base.path(), label, &conf);
+        let mut sock = std::net::TcpStream::connect(("127.0.0.1", s.daemon.port)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        let start = std::time::Instant::now();
+        let mut buf = [0u8; 4096];
+        // Read the greeting, then wait for the close.
+        loop {
+            use std::io::Read;
+            match sock.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_secs(1) && took < Duration::from_secs(12),
+            "{label}: connection closed after {took:?}"
+        );
+    }
+}

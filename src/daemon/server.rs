@@ -23,6 +23,44 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 /// options; supplied by the command-line layer.
 pub type ParseArgs<'a> = &'a dyn Fn(&[OsString]) -> crate::Result<Options>;
 
+/// The absolute bound on the peer-driven handshake (upstream
+/// DAEMON_HANDSHAKE_TIMEOUT); a module's smaller positive "timeout" lowers
+/// it. A client that trickles its greeting or arguments cannot hold a
+/// connection slot longer.
+const DAEMON_HANDSHAKE_TIMEOUT: u64 = 60;
+
+/// Armed for the handshake: the generation it was armed with, or 0.
+static HANDSHAKE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Arm (secs > 0) or disarm the handshake deadline. A watchdog thread ends
+/// the process with code 30 if the deadline passes while still armed.
+fn set_handshake_timeout(secs: u64) {
+    use std::sync::atomic::Ordering;
+    static GEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    if secs == 0 {
+        HANDSHAKE.store(0, Ordering::SeqCst);
+        return;
+    }
+    let g = GEN.fetch_add(1, Ordering::SeqCst) + 1;
+    HANDSHAKE.store(g, Ordering::SeqCst);
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+        if HANDSHAKE.load(Ordering::SeqCst) == g {
+            crate::session::liveness::claim_exit();
+            eprintln!("[server] daemon handshake timeout -- exiting");
+            std::process::exit(ExitCode::TIMEOUT.0);
+        }
+    });
+}
+
+fn handshake_timeout(module_timeout: i32) -> u64 {
+    if module_timeout <= 0 || module_timeout as u64 > DAEMON_HANDSHAKE_TIMEOUT {
+        DAEMON_HANDSHAKE_TIMEOUT
+    } else {
+        module_timeout as u64
+    }
+}
+
 /// Longest argument line, and most argument words, a client may send.
 const MAX_ARG_LINE: usize = 4096;
 const MAX_DAEMON_ARGS: usize = 1000;
@@ -93,6 +131,7 @@ pub fn serve_connection<R: Read + Send, W: Write + Send>(
     parse: ParseArgs<'_>,
 ) -> ExitCode {
     let addr = peer.addr.to_string();
+    set_handshake_timeout(handshake_timeout(cfg.defaults().timeout()));
     log.line(&format!("connect from {} ({addr})", peer.host_str()));
     // Greeting, MOTD and the client's greeting (exchange_protocols()).
     let mut hello = greeting_line(crate::wire::PROTOCOL_VERSION).into_bytes();
@@ -260,6 +299,7 @@ impl Session<'_> {
                 return send_error(&mut w, "@ERROR: failed to open lock file");
             }
         };
+        set_handshake_timeout(handshake_timeout(m.timeout()));
         let mut read_only = m.read_only();
         let mut auth_user = String::new();
         if !m.auth_users().is_empty() {
@@ -274,6 +314,8 @@ impl Session<'_> {
             }
         }
         std::env::set_var("RSYNC_USER_NAME", &auth_user);
+        // Local setup does not count against the peer.
+        set_handshake_timeout(0);
         if let Err(msg) = self.refuse_unsupported() {
             self.log.line(&msg);
             return send_error(&mut w, &format!("@ERROR: {msg}"));
@@ -292,6 +334,7 @@ impl Session<'_> {
         if let Err(line) = self.drop_privileges() {
             return send_error(&mut w, &line);
         }
+        set_handshake_timeout(handshake_timeout(m.timeout()));
         if w.write_all(b"@RSYNCD: OK\n")
             .and_then(|()| w.flush())
             .is_err()
@@ -363,6 +406,7 @@ impl Session<'_> {
                     None => Ok(o),
                 },
             );
+        set_handshake_timeout(0);
         let (mut opts, mut refused) = match parsed {
             Ok(o) => (o, None),
             Err(e) => {
