@@ -30,6 +30,19 @@ fn side(prog: &Path, base: &Path, label: &str, conf: &str) -> Side {
     fs::write(root.join("mod/a.txt"), "alpha\n").unwrap();
     fs::write(root.join("mod/sub/b.txt"), "beta\n").unwrap();
     fs::write(root.join("local/up.txt"), "upload\n").unwrap();
+    // Fixed times: the two sides are made a moment apart, and listings
+    // show mtimes.
+    let t = filetime::FileTime::from_unix_time(1_500_000_000, 0);
+    for p in [
+        "mod/a.txt",
+        "mod/sub/b.txt",
+        "mod/sub",
+        "mod",
+        "local/up.txt",
+        "local",
+    ] {
+        filetime::set_file_mtime(root.join(p), t).unwrap();
+    }
     let secrets = root.join("secrets");
     fs::write(&secrets, "bob:pw\n@staff:grouppw\n").unwrap();
     let mut perm = fs::metadata(&secrets).unwrap().permissions();
@@ -539,4 +552,273 @@ fn silent_client_is_dropped_at_the_handshake_deadline() {
             "{label}: connection closed after {took:?}"
         );
     }
+}
+
+/// Run `client` with `args` in `dir`, with extra environment.
+fn run_env(client: &Path, dir: &Path, args: &[String], env: &[(String, String)]) -> Output {
+    let opts = RunOpts {
+        env: env.to_vec(),
+        ..RunOpts::default()
+    };
+    util::run_with_timeout(client, args, dir, &opts, Duration::from_secs(30))
+}
+
+/// The daemon reached through RSYNC_CONNECT_PROG: the program's stdio is
+/// the connection (here a daemon in remote-shell mode). Both clients,
+/// against an rsync and a gensync daemon program, must give the same tree
+/// and exit code.
+#[test]
+fn connect_prog() {
+    let up = crate::upstream_or_skip!("connect_prog");
+    let ut = util::under_test();
+    let base = tempfile::tempdir().unwrap();
+    let src = base.path().join("src");
+    fs::create_dir_all(src.join("d")).unwrap();
+    fs::write(src.join("d/f"), "through a program\n").unwrap();
+    let conf = base.path().join("c.conf");
+    fs::write(
+        &conf,
+        format!("use chroot = no\n{}", module_conf("mod", &src, "")),
+    )
+    .unwrap();
+    for client in [&up, &ut] {
+        for server in [&up, &ut] {
+            let out_dir = base.path().join("out");
+            let _ = fs::remove_dir_all(&out_dir);
+            let prog = format!(
+                "{} --server --daemon --config={} .",
+                server.display(),
+                conf.display()
+            );
+            let o = run_env(
+                client,
+                base.path(),
+                &[
+                    "-a".into(),
+                    "rsync://ignored.invalid/mod/".into(),
+                    "out/".into(),
+                ],
+                &[("RSYNC_CONNECT_PROG".into(), prog)],
+            );
+            assert_eq!(
+                o.code,
+                0,
+                "{} via {}: {}",
+                client.display(),
+                server.display(),
+                o.stderr
+            );
+            assert!(tree::diff(&tree::snapshot(&src), &tree::snapshot(&out_dir)).is_empty());
+        }
+    }
+}
+
+/// A minimal HTTP CONNECT proxy on 127.0.0.1 for RSYNC_PROXY; it records
+/// the request lines it was sent.
+fn start_proxy() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let seen = seen2.clone();
+            std::thread::spawn(move || {
+                let mut rd = BufReader::new(c.try_clone().unwrap());
+                let mut first = String::new();
+                rd.read_line(&mut first).unwrap();
+                loop {
+                    let mut h = String::new();
+                    if rd.read_line(&mut h).unwrap() == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                }
+                seen.lock().unwrap().push(first.trim().to_string());
+                let target = first.split(' ').nth(1).unwrap_or("").to_string();
+                let Ok(up) = std::net::TcpStream::connect(target) else {
+                    let _ = c.write_all(b"HTTP/1.0 502 Bad Gateway\r\n\r\n");
+                    return;
+                };
+                c.write_all(b"HTTP/1.0 200 Connection established\r\nX-Test: 1\r\n\r\n")
+                    .unwrap();
+                let (mut a, mut b) = (up.try_clone().unwrap(), c.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut rd, &mut a);
+                    let _ = a.shutdown(std::net::Shutdown::Write);
+                });
+                let mut up = up;
+                let _ = std::io::copy(&mut up, &mut b);
+                let _ = b.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn rsync_proxy() {
+    let up = crate::upstream_or_skip!("rsync_proxy");
+    let ut = util::under_test();
+    let base = tempfile::tempdir().unwrap();
+    let src = base.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f"), "proxied\n").unwrap();
+    let d = start_daemon(&ut, base.path(), &module_conf("mod", &src, ""));
+    let (pport, seen) = start_proxy();
+    for client in [&up, &ut] {
+        let out_dir = base.path().join("out");
+        let _ = fs::remove_dir_all(&out_dir);
+        let o = run_env(
+            client,
+            base.path(),
+            &[
+                "-a".into(),
+                format!("rsync://127.0.0.1:{}/mod/", d.port),
+                "out/".into(),
+            ],
+            &[("RSYNC_PROXY".into(), format!("127.0.0.1:{pport}"))],
+        );
+        assert_eq!(o.code, 0, "{}: {}", client.display(), o.stderr);
+        assert!(tree::diff(&tree::snapshot(&src), &tree::snapshot(&out_dir)).is_empty());
+    }
+    let seen = seen.lock().unwrap().clone();
+    let want = format!("CONNECT 127.0.0.1:{} HTTP/1.0", d.port);
+    assert_eq!(
+        seen,
+        vec![want.clone(), want],
+        "both clients ask the proxy alike"
+    );
+}
+
+/// inetd mode: the daemon's standard input is the accepted socket.
+#[test]
+fn inetd_mode() {
+    let up = crate::upstream_or_skip!("inetd_mode");
+    let ut = util::under_test();
+    let base = tempfile::tempdir().unwrap();
+    let src = base.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f"), "inetd\n").unwrap();
+    let conf = base.path().join("c.conf");
+    fs::write(
+        &conf,
+        format!(
+            "use chroot = no\nmotd file = {}/motd\n{}",
+            base.path().display(),
+            module_conf("mod", &src, "")
+        ),
+    )
+    .unwrap();
+    fs::write(base.path().join("motd"), "inetd motd\n").unwrap();
+    let mut outs = Vec::new();
+    for server in [&up, &ut] {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let server = server.clone();
+        let conf = conf.clone();
+        let t = std::thread::spawn(move || {
+            let (sock, _) = l.accept().unwrap();
+            let out = sock.try_clone().unwrap();
+            std::process::Command::new(&server)
+                .arg("--daemon")
+                .arg(format!("--config={}", conf.display()))
+                .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(sock)))
+                .stdout(std::process::Stdio::from(std::os::fd::OwnedFd::from(out)))
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+        });
+        let out_dir = base.path().join("out");
+        let _ = fs::remove_dir_all(&out_dir);
+        let o = run_env(
+            &up,
+            base.path(),
+            &[
+                "-a".into(),
+                format!("rsync://127.0.0.1:{port}/mod/"),
+                "out/".into(),
+            ],
+            &[],
+        );
+        let st = t.join().unwrap();
+        assert!(tree::diff(&tree::snapshot(&src), &tree::snapshot(&out_dir)).is_empty());
+        outs.push((o.code, o.stdout, st.code()));
+    }
+    assert_eq!(
+        outs[0], outs[1],
+        "rsync --daemon vs gensync --daemon under inetd"
+    );
+}
+
+/// --early-input reaches a daemon without an early exec harmlessly, and
+/// --dparam overrides a parameter of the config file.
+#[test]
+fn early_input_and_dparam() {
+    let conf = modules("", "");
+    let input = tempfile::NamedTempFile::new().unwrap();
+    fs::write(input.path(), "early bytes\n").unwrap();
+    let arg = format!("--early-input={}", input.path().display());
+    scenario(
+        "early_input",
+        &conf,
+        &["-a", "-i", &arg, "{URL}/mod/", "out/"],
+        &[],
+        false,
+    );
+    // --dparam is a daemon option: compare the listing of a daemon started
+    // with "--dparam=motdfile=..." (spelling folded as rsync folds it).
+    let up = crate::upstream_or_skip!("dparam");
+    let ut = util::under_test();
+    let base = tempfile::tempdir().unwrap();
+    let motd = base.path().join("motd");
+    fs::write(&motd, "from dparam\n").unwrap();
+    let mut listings = Vec::new();
+    for prog in [&up, &ut] {
+        let dir = tempfile::tempdir().unwrap();
+        let conf_path = dir.path().join("d.conf");
+        fs::write(
+            &conf_path,
+            format!("use chroot = no\n{}", module_conf("mod", base.path(), "")),
+        )
+        .unwrap();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut child = std::process::Command::new(prog)
+            .args([
+                "--daemon".to_string(),
+                "--no-detach".into(),
+                format!("--config={}", conf_path.display()),
+                format!("--dparam=motdfile={}", motd.display()),
+                format!("--port={port}"),
+                "--address=127.0.0.1".into(),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut o = None;
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                o = Some(run_env(
+                    &up,
+                    dir.path(),
+                    &[format!("rsync://127.0.0.1:{port}/")],
+                    &[],
+                ));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let o = o.expect("daemon started");
+        listings.push((o.code, o.stdout));
+    }
+    assert_eq!(listings[0], listings[1]);
+    assert!(listings[0].1.contains("from dparam"), "{:?}", listings[0]);
 }

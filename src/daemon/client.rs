@@ -617,7 +617,7 @@ fn client_digest(g: &Greeted) -> AuthDigest {
     }
 }
 
-/// `--early-input=FILE`: `@RSYNCD: EARLY_INPUT=LEN` then the bytes, before
+/// `--early-input=FILE`: `#early_input=LEN` then the bytes, before
 /// the module name (at most 5 KiB, as upstream's buffer).
 fn send_early_input<W: Write + ?Sized>(w: &mut W, path: &str) -> Result<()> {
     const LIMIT: usize = 5 * 1024;
@@ -634,7 +634,7 @@ fn send_early_input<W: Write + ?Sized>(w: &mut W, path: &str) -> Result<()> {
         ));
     }
     if !data.is_empty() {
-        w.write_all(format!("@RSYNCD: EARLY_INPUT={}\n", data.len()).as_bytes())?;
+        w.write_all(format!("#early_input={}\n", data.len()).as_bytes())?;
         w.write_all(&data)?;
     }
     Ok(())

@@ -157,7 +157,7 @@ pub fn serve_connection<R: Read + Send, W: Write + Send>(
         return ExitCode::SOCKETIO;
     };
     let mut early_input = None;
-    if let Some(n) = line.strip_prefix("@RSYNCD: EARLY_INPUT=") {
+    if let Some(n) = line.strip_prefix("#early_input=") {
         let len = super::config::c_atoi(n);
         if len <= 0 || len > 5 * 1024 {
             return send_error(&mut w, "@ERROR: invalid early_input length");
