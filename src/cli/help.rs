@@ -211,25 +211,150 @@ pub fn help_text(program_name: &str) -> String {
     out
 }
 
+/// What this build can do, in upstream's wording ("no X" when it cannot);
+/// both `--version` and `-VV` are made from it.
+const CAPABILITIES: &[&str] = &[
+    "64-bit files",
+    "64-bit inums",
+    "64-bit timestamps",
+    "64-bit long ints",
+    "socketpairs",
+    "symlinks",
+    "no symtimes",
+    "no hardlinks",
+    "no hardlink-specials",
+    "no hardlink-symlinks",
+    "no IPv6",
+    "no atimes",
+    "no batchfiles",
+    "no inplace",
+    "no append",
+    "no ACLs",
+    "no xattrs",
+    "optional secluded-args",
+    "no iconv",
+    "no prealloc",
+    "stop-at",
+    "no crtimes",
+];
+
+/// gensync has no hand-tuned rolling checksum or MD5 and no OpenSSL.
+const OPTIMIZATIONS: &[&str] = &[
+    "no SIMD-roll",
+    "no asm-roll",
+    "no openssl-crypto",
+    "no asm-MD5",
+];
+
+const CHECKSUMS: &[&str] = &["xxh128", "xxh3", "xxh64", "md5", "md4", "none"];
+const COMPRESSORS: &[&str] = &["zstd", "lz4", "zlibx", "zlib", "none"];
+const DAEMON_AUTH: &[&str] = &["sha512", "sha256", "sha1", "md5", "md4"];
+
+/// Items of a list, joined with ", " and wrapped into lines of at most 74
+/// characters, each indented by four spaces (upstream's info-flag layout).
+fn wrapped(items: &[String]) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for (i, item) in items.iter().enumerate() {
+        let piece = format!(" {item}{}", if i + 1 < items.len() { "," } else { "" });
+        if !line.is_empty() && line.len() + piece.len() >= 75 {
+            out.push_str(&format!("   {line}\n"));
+            line.clear();
+        }
+        line.push_str(&piece);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("   {line}\n"));
+    }
+    out
+}
+
 /// `--version` output, laid out like rsync's.
 pub fn version_text() -> String {
+    let caps: Vec<String> = CAPABILITIES.iter().map(|c| c.to_string()).collect();
     format!(
         "gensync  version {version}  protocol version {PROTOCOL_VERSION}\n\
          A clean-room reimplementation of rsync, licensed MIT OR Apache-2.0.\n\
-         Capabilities:\n    \
-         64-bit files, 64-bit inums, 64-bit timestamps, 64-bit long ints,\n    \
-         socketpairs, symlinks, no symtimes, no hardlinks, no hardlink-specials,\n    \
-         no hardlink-symlinks, no IPv6, no atimes, no batchfiles, no inplace,\n    \
-         no append, no ACLs, no xattrs, no secluded-args, no iconv, no prealloc,\n    \
-         no stop-at, no crtimes\n\
-         Checksum list:\n    \
-         xxh128 xxh3 xxh64 md5 md4 none\n\
-         Compress list:\n    \
-         zstd lz4 zlibx zlib none\n\
+         Capabilities:\n{caps}\
+         Checksum list:\n    {sums}\n\
+         Compress list:\n    {comp}\n\
          \n\
          gensync comes with ABSOLUTELY NO WARRANTY, to the extent permitted by law.\n",
-        version = env!("CARGO_PKG_VERSION")
+        version = env!("CARGO_PKG_VERSION"),
+        caps = wrapped(&caps),
+        sums = CHECKSUMS.join(" "),
+        comp = COMPRESSORS.join(" "),
     )
+}
+
+/// One capability as a JSON member: "no X" is false, a bare X is true,
+/// "64-bit X" is the number 64 under "X_bits" (singular), and "WORD X" is
+/// the string "WORD"; spaces and dashes in the key become underscores.
+fn json_member(item: &str) -> String {
+    let Some((head, tail)) = item.split_once(' ') else {
+        return format!("\"{}\": true", item.replace(['-', ' '], "_"));
+    };
+    let key = tail.replace(['-', ' '], "_");
+    if head == "no" {
+        return format!("\"{key}\": false");
+    }
+    if head.starts_with(|c: char| c.is_ascii_digit()) {
+        let bits = head.split('-').next().unwrap_or(head);
+        let singular = key.strip_suffix('s').unwrap_or(&key);
+        return format!("\"{singular}_bits\": {bits}");
+    }
+    format!("\"{key}\": \"{head}\"")
+}
+
+/// `-VV`: the version facts as the JSON document rsync 3.5.0 prints, with
+/// gensync's own values (same members, order and line layout).
+pub fn version_json() -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, first: bool, name: &str, value: &str| {
+        out.push_str(&format!(
+            "{}\n  \"{name}\": \"{value}\"",
+            if first { '{' } else { ',' }
+        ));
+    };
+    line(&mut out, true, "program", "gensync");
+    line(&mut out, false, "version", env!("CARGO_PKG_VERSION"));
+    line(
+        &mut out,
+        false,
+        "protocol",
+        &format!("{PROTOCOL_VERSION}.0"),
+    );
+    line(&mut out, false, "copyright", "The gensync authors.");
+    line(&mut out, false, "url", "https://github.com/gensync/gensync");
+    for (section, items) in [
+        ("capabilities", CAPABILITIES),
+        ("optimizations", OPTIMIZATIONS),
+    ] {
+        out.push_str(&format!(",\n  \"{section}\": {{\n"));
+        let members: Vec<String> = items.iter().map(|i| json_member(i)).collect();
+        out.push_str(&wrapped(&members));
+        out.push_str("  }");
+    }
+    for (name, list) in [
+        ("checksum_list", CHECKSUMS),
+        ("compress_list", COMPRESSORS),
+        ("daemon_auth_list", DAEMON_AUTH),
+    ] {
+        let quoted: Vec<String> = list.iter().map(|n| format!("\"{n}\"")).collect();
+        out.push_str(&format!(
+            ",\n  \"{name}\": [\n    {}\n  ]",
+            quoted.join(", ")
+        ));
+    }
+    line(&mut out, false, "license", "MIT OR Apache-2.0");
+    line(
+        &mut out,
+        false,
+        "caveat",
+        "gensync comes with ABSOLUTELY NO WARRANTY",
+    );
+    out.push_str("\n}\n");
+    out
 }
 
 #[cfg(test)]
@@ -262,6 +387,25 @@ mod tests {
                 assert_eq!(row.status, Status::Implemented, "{name}");
             }
         }
+    }
+
+    #[test]
+    fn json_members_follow_upstream_spelling() {
+        assert_eq!(json_member("64-bit files"), "\"file_bits\": 64");
+        assert_eq!(json_member("64-bit long ints"), "\"long_int_bits\": 64");
+        assert_eq!(
+            json_member("no hardlink-specials"),
+            "\"hardlink_specials\": false"
+        );
+        assert_eq!(
+            json_member("optional secluded-args"),
+            "\"secluded_args\": \"optional\""
+        );
+        assert_eq!(json_member("IPv6"), "\"IPv6\": true");
+        let j = version_json();
+        assert!(j.starts_with("{\n  \"program\": \"gensync\",\n  \"version\": "));
+        assert!(j.contains(",\n  \"capabilities\": {\n    \"file_bits\": 64, \"inum_bits\": 64,"));
+        assert!(j.ends_with("\n  \"caveat\": \"gensync comes with ABSOLUTELY NO WARRANTY\"\n}\n"));
     }
 
     #[test]

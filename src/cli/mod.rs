@@ -1,6 +1,7 @@
 //! Command line: argv -> Options -> mode dispatch (upstream: options.c,
 //! main.c main(), start_client(), client_run()).
 pub mod help;
+pub mod limits;
 pub mod option_table;
 pub mod options_build;
 pub mod parse;
@@ -78,6 +79,10 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         }
         Action::Version => {
             print!("{}", help::version_text());
+            ExitCode::OK
+        }
+        Action::VersionJson => {
+            print!("{}", help::version_json());
             ExitCode::OK
         }
         Action::Run(opts) => run_client(*opts),
@@ -194,6 +199,7 @@ fn run_client(opts: Options) -> ExitCode {
     }
     let start = now_secs();
     crate::fsops::tempfile::set_keep_partial(opts.partial);
+    crate::report::set_eight_bit_output(opts.eight_bit_output);
     let out = Arc::new(ClientOut::default());
     let opts = Arc::new(opts);
     let remote = opts.operands.iter().any(|a| {

@@ -24,6 +24,8 @@ pub enum Action {
     Help,
     /// Print `help::version_text()` to stdout and exit 0.
     Version,
+    /// `-VV`: print `help::version_json()` to stdout and exit 0.
+    VersionJson,
 }
 
 /// The value popt hands to an option's action.

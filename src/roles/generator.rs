@@ -989,6 +989,9 @@ impl<'a, W: Write> Generator<'a, W> {
             }
             return Ok(());
         }
+        if !redo && super::limits::outside_size_limits(self.ctx, &file) {
+            return Ok(());
+        }
         if opts.update && !redo {
             if let (Some(m), Some(FileType::Regular)) = (&st, stype) {
                 if file.mtime - m.mtime() < opts.modify_window {

@@ -10,6 +10,7 @@ pub mod dest;
 pub mod flist_recv;
 pub mod flist_send;
 pub mod generator;
+pub mod limits;
 pub mod logging;
 pub mod receiver;
 pub mod sender;
