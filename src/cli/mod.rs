@@ -186,6 +186,7 @@ fn check_files_from(opts: &Options, prog: &str) -> Option<ExitCode> {
 
 fn run_client(opts: Options) -> ExitCode {
     let prog = opts.program_name.clone();
+    session::limits::set_bwlimit(opts.bwlimit);
     if opts.server {
         return session::server::run_server(opts);
     }
@@ -206,6 +207,19 @@ fn run_client(opts: Options) -> ExitCode {
         session::client::parse_hostspec(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str()))
             .is_some()
     });
+    // Only the client watches the clock (--stop-at is not forwarded).
+    let side = if !remote {
+        session::limits::StopSide::Local
+    } else if session::client::parse_hostspec(std::os::unix::ffi::OsStrExt::as_bytes(
+        opts.operands[0].as_os_str(),
+    ))
+    .is_some()
+    {
+        session::limits::StopSide::Pull
+    } else {
+        session::limits::StopSide::Push
+    };
+    session::limits::arm_stop_at(opts.stop_at_utime, side);
     let res = if remote {
         session::client::run_remote(opts.clone(), out.clone())
     } else {
