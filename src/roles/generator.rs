@@ -216,6 +216,7 @@ impl<'a, W: Write> Generator<'a, W> {
             skipped: 0,
             make_room: false,
             defer: None,
+            backup: super::backup::for_dest(self.ctx, &self.dest, &self.attr),
         }
     }
 
@@ -644,6 +645,7 @@ impl<'a, W: Write> Generator<'a, W> {
                     strerror(&err)
                 ),
             ),
+            DelError::Info(text) => self.log(LogCode::Info, &text),
         }
     }
 
@@ -1375,6 +1377,9 @@ impl<'a, W: Write> Generator<'a, W> {
             }
         }
         if !self.ctx.opts.dry_run {
+            if !super::backup::before_replace(self.ctx, &self.dest, &self.attr, &file.name, &st) {
+                return Ok(());
+            }
             if let Err(e) = atomic_symlink(&target, fname, st.as_ref()) {
                 self.log(
                     LogCode::ErrorXfer,

@@ -6,6 +6,7 @@
 //! receiver never blocks on anything but its socket and the disk; it talks to
 //! the generator through an unbounded channel.
 
+pub mod backup;
 pub mod dest;
 pub mod flist_recv;
 pub mod flist_send;
