@@ -441,6 +441,8 @@ fn message_line(line: &str) -> bool {
         || line.starts_with("cannot delete")
         || line.starts_with("IO error encountered")
         || line.ends_with(" is uptodate")
+        || line.ends_with(" is under min-size")
+        || line.ends_with(" is over max-size")
         || line.starts_with("delta-transmission ")
 }
 
