@@ -539,7 +539,7 @@ mod tests {
             (&["-avH", "a", "b"][..], "--hard-links"),
             (&["--hard-links", "a", "b"][..], "--hard-links"),
             (&["-S", "a", "b"][..], "--sparse"),
-            (&["-8", "a", "b"][..], "--8-bit-output"),
+            (&["-E", "a", "b"][..], "--executability"),
             (&["--chmod=u+x", "a", "b"][..], "--chmod"),
             (
                 &["--remove-sent-files", "a", "b"][..],
@@ -547,7 +547,7 @@ mod tests {
             ),
             (&["--inplace", "a", "b"][..], "--inplace"),
             (&["-y", "a", "b"][..], "--fuzzy"),
-            (&["-b", "a", "b"][..], "--backup"),
+            (&["--link-dest=x", "a", "b"][..], "--link-dest"),
             (&["--info=progress2", "a", "b"][..], "--info"),
         ] {
             let e = err(args);
