@@ -175,6 +175,23 @@ impl Backup {
         (done, Some(line))
     }
 
+    /// In a dry run upstream's link or rename "succeeds" without doing
+    /// anything, so the `-vv` line is still shown for an item that exists.
+    pub fn dry_run_line(&self, name: &[u8]) -> Option<String> {
+        if !self.info_backup {
+            return None;
+        }
+        fs::symlink_metadata(self.base.join(OsStr::from_bytes(name))).ok()?;
+        let mut shown = self.dir_shown.clone().unwrap_or_default();
+        shown.extend_from_slice(name);
+        shown.extend_from_slice(&self.suffix);
+        Some(format!(
+            "backed up {} to {}\n",
+            safe_name(name),
+            safe_name(&shown)
+        ))
+    }
+
     /// The fallback when neither a link nor a rename works (say, a backup
     /// dir on another file system): copy what can be copied.
     fn copy_backup(

@@ -263,6 +263,15 @@ fn remove_one(
         return DelRet::AtLimit;
     }
     let res = if dc.dry_run {
+        if let Some(b) = dc
+            .backup
+            .as_ref()
+            .filter(|b| !is_dir && b.keeps_on_delete(rel))
+        {
+            if let Some(line) = b.dry_run_line(rel) {
+                on_error(DelError::Info(line));
+            }
+        }
         Ok(())
     } else if is_dir {
         fs::remove_dir(path)

@@ -123,6 +123,14 @@ pub fn before_replace(
     };
     let _ = st;
     match for_dest(ctx, dest, attr) {
+        // A dry run only says what it would keep.
+        Some(b) if ctx.opts.dry_run => {
+            let (base, leaf) = base_and_name(dest, name);
+            if let Some(line) = b.rebased(base).dry_run_line(leaf) {
+                ctx.log.log(LogCode::Info, &line);
+            }
+            true
+        }
         Some(b) => backup_item(&b, dest, name, false) != Backed::Failed,
         None => true,
     }

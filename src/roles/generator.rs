@@ -689,7 +689,8 @@ impl<'a, W: Write> Generator<'a, W> {
             );
             false
         };
-        let recurse = self.delete_mode != DeleteMode::Off;
+        // generator.c del_opts: --force recurses as --delete does.
+        let recurse = self.delete_mode != DeleteMode::Off || self.ctx.opts.force;
         if mode & S_IFMT == S_IFDIR && !recurse {
             let empty = fs::read_dir(path)
                 .map(|mut d| d.next().is_none())
@@ -1376,11 +1377,21 @@ impl<'a, W: Write> Generator<'a, W> {
                 return Ok(());
             }
         }
-        if !self.ctx.opts.dry_run {
-            if !super::backup::before_replace(self.ctx, &self.dest, &self.attr, &file.name, &st) {
+        // A directory in the way goes as in any make-room deletion (also in
+        // a dry run, which only reports): only with --delete/--force when it
+        // is not empty, its contents logged (and backed up with -b).
+        let mut existing = st.clone();
+        if let Some(m) = existing.as_ref().filter(|m| m.is_dir()) {
+            if !self.make_room(fname, &file.name, m.mode(), "symlink") {
                 return Ok(());
             }
-            if let Err(e) = atomic_symlink(&target, fname, st.as_ref()) {
+            existing = None;
+        }
+        if !super::backup::before_replace(self.ctx, &self.dest, &self.attr, &file.name, &existing) {
+            return Ok(());
+        }
+        if !self.ctx.opts.dry_run {
+            if let Err(e) = atomic_symlink(&target, fname, existing.as_ref()) {
                 self.log(
                     LogCode::ErrorXfer,
                     &format!(

@@ -230,3 +230,55 @@ bak_test!(
     "--backup-dir=../bak",
     "--suffix="
 );
+
+/// A destination directory (with contents) where the source has a symlink.
+fn dir_for_link(name: &str) -> Scenario {
+    Scenario::new(name).with(|s| {
+        fs::create_dir_all(s.join("src")).unwrap();
+        std::os::unix::fs::symlink("x", s.join("src/l")).unwrap();
+        put(s, "dst/l/a", "1\n");
+        put(s, "dst/l/sub/b", "2\n");
+        for d in ["dst/l/sub", "dst/l", "dst", "src"] {
+            stamp(s, d, 1_200_000_000);
+        }
+    })
+}
+
+bak_test!(link_over_dir_refused, dir_for_link, "-a", "-i");
+bak_test!(link_over_dir_force, dir_for_link, "-a", "-i", "--force");
+bak_test!(link_over_dir_delete, dir_for_link, "-a", "-i", "--delete");
+bak_test!(
+    link_over_dir_backup,
+    dir_for_link,
+    "-a",
+    "-i",
+    "-b",
+    "--delete"
+);
+bak_test!(
+    link_over_dir_dry_run,
+    dir_for_link,
+    "-a",
+    "-i",
+    "-n",
+    "--delete"
+);
+bak_test!(
+    backup_dry_run_verbose,
+    without_old,
+    "-a",
+    "-i",
+    "-n",
+    "-vv",
+    "-b",
+    "--delete"
+);
+bak_test!(
+    backup_dir_dry_run_verbose,
+    without_old,
+    "-a",
+    "-n",
+    "-vv",
+    "--backup-dir=../bak",
+    "--delete"
+);
