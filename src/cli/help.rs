@@ -102,6 +102,18 @@ const HELP_ROWS: &[(&str, &str)] = &[
         "--ignore-existing",
         "never touch files the receiver already has",
     ),
+    (
+        "--max-size=SIZE",
+        "don't transfer any file larger than SIZE",
+    ),
+    (
+        "--min-size=SIZE",
+        "don't transfer any file smaller than SIZE",
+    ),
+    (
+        "--max-alloc=SIZE",
+        "change a limit relating to memory alloc",
+    ),
     ("--whole-file, -W", "send whole files instead of deltas"),
     ("--no-whole-file, --no-W", "always use the delta algorithm"),
     ("--block-size=SIZE, -B", "use a fixed delta block size"),
@@ -141,6 +153,12 @@ const HELP_ROWS: &[(&str, &str)] = &[
         "find them during the transfer, remove them after",
     ),
     ("--delete-after", "remove them after the transfer"),
+    ("--backup, -b", "keep replaced and deleted files (as NAME~)"),
+    ("--backup-dir=DIR", "keep the backups in DIR instead"),
+    (
+        "--suffix=SUFFIX",
+        "backup suffix (default ~ w/o --backup-dir)",
+    ),
     ("--dry-run, -n", "show what would happen, change nothing"),
     ("--list-only", "list the source files instead of copying"),
     ("--partial", "keep partly transferred files"),
@@ -162,11 +180,28 @@ const HELP_ROWS: &[(&str, &str)] = &[
     ("--rsh=COMMAND, -e", "remote shell to use (default: ssh)"),
     ("--rsync-path=PROGRAM", "program to run on the remote side"),
     ("--blocking-io", "use blocking I/O towards the remote shell"),
+    ("--bwlimit=RATE", "limit socket I/O bandwidth"),
+    (
+        "--stop-after=MINS",
+        "stop after MINS minutes (also --time-limit)",
+    ),
+    ("--stop-at=y-m-dTh:m", "stop at the given point in time"),
+    (
+        "--8-bit-output, -8",
+        "leave high-bit chars unescaped in output",
+    ),
+    (
+        "--outbuf=N|L|B",
+        "set out buffering to None, Line, or Block",
+    ),
     (
         "--protocol=NUM",
         "speak an older protocol version (20 to 32)",
     ),
-    ("--version, -V", "show version and capabilities, then exit"),
+    (
+        "--version, -V",
+        "show version and capabilities, then exit (-VV: as JSON)",
+    ),
     (
         "--help, -h (*)",
         "show this text (* -h means help only on its own)",
@@ -198,7 +233,8 @@ pub fn help_text(program_name: &str) -> String {
          --no-links/-l, --no-perms/-p, --no-times/-t, --no-owner/-o, --no-group/-g,\n\
          --no-D, --no-devices, --no-specials, --no-omit-dir-times/-O, --no-checksum/-c,\n\
          --no-one-file-system/-x, --no-human-readable/-h, --no-itemize-changes/-i,\n\
-         --no-partial, --no-progress, --no-numeric-ids, --no-mkpath, --no-blocking-io.\n\
+         --no-partial, --no-progress, --no-numeric-ids, --no-mkpath, --no-blocking-io,\n\
+         --no-backup, --no-bwlimit, --no-8-bit-output/-8.\n\
          (The short forms are spelled --no-v, --no-r and so on.)\n",
     );
     out.push_str(&format!(
