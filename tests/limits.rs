@@ -68,12 +68,23 @@ fn measured_rate(prog: &Path, args: &[String], root: &Path) -> f64 {
     BW_BYTES as f64 / 1024.0 / secs
 }
 
-fn assert_rate(what: &str, rate: f64) {
+/// The rate of the best of up to three runs, or an error text. Faster than
+/// the limit allows fails at once (the throttle is broken); slower may be
+/// the load of a shared machine, so that is tried again.
+fn rate_within_limit(prog: &Path, args: &[String], root: &Path) -> Result<f64, String> {
     let limit = BW_KIB as f64;
-    assert!(
-        (rate - limit).abs() <= limit * 0.10,
-        "{what}: {rate:.0} KiB/s with --bwlimit={BW_KIB}K (allowed: within 10%)"
-    );
+    let mut rates = Vec::new();
+    for _ in 0..3 {
+        let rate = measured_rate(prog, args, root);
+        if rate > limit * 1.10 {
+            return Err(format!("{rate:.0} KiB/s: faster than the limit"));
+        }
+        if rate >= limit * 0.90 {
+            return Ok(rate);
+        }
+        rates.push(format!("{rate:.0}"));
+    }
+    Err(format!("{} KiB/s: slower than the limit", rates.join(", ")))
 }
 
 #[test]
@@ -85,8 +96,9 @@ fn bwlimit_rate_over_remote_shell_and_local() {
     let opt = format!("--bwlimit={BW_KIB}K");
     let opts = ["-a", opt.as_str()];
     // The method itself: rsync on both ends keeps to the limit.
-    let r = measured_rate(&up, &remote_args(&up, true, root, &opts), root);
-    assert_rate("rsync -> rsync push", r);
+    if let Err(e) = rate_within_limit(&up, &remote_args(&up, true, root, &opts), root) {
+        panic!("harness: rsync -> rsync push with --bwlimit={BW_KIB}K: {e}");
+    }
     let mut failures = Vec::new();
     for (label, client, server) in [
         ("gensync client, rsync server", &ut, &up),
@@ -95,10 +107,9 @@ fn bwlimit_rate_over_remote_shell_and_local() {
     ] {
         for push in [true, false] {
             let args = remote_args(server, push, root, &opts);
-            let rate = measured_rate(client, &args, root);
-            let what = format!("{label}, {}", if push { "push" } else { "pull" });
-            if (rate - BW_KIB as f64).abs() > BW_KIB as f64 * 0.10 {
-                failures.push(format!("{what}: {rate:.0} KiB/s"));
+            if let Err(e) = rate_within_limit(client, &args, root) {
+                let dir = if push { "push" } else { "pull" };
+                failures.push(format!("{label}, {dir}: {e}"));
             }
         }
     }
@@ -106,9 +117,8 @@ fn bwlimit_rate_over_remote_shell_and_local() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let rate = measured_rate(&ut, &local, root);
-    if (rate - BW_KIB as f64).abs() > BW_KIB as f64 * 0.10 {
-        failures.push(format!("local copy: {rate:.0} KiB/s"));
+    if let Err(e) = rate_within_limit(&ut, &local, root) {
+        failures.push(format!("local copy: {e}"));
     }
     assert!(
         failures.is_empty(),
@@ -202,9 +212,20 @@ fn stop_at_ends_every_side_with_code_30() {
         );
         assert!(eerr.starts_with("stopping at requested limit\n"), "{eerr}");
         // In a local copy rsync's two processes report at once, so the
-        // order of their lines varies between its own runs.
+        // order of their lines varies between its own runs; and a remote
+        // side killed at that moment may or may not get to complain about
+        // the closed connection. The client's own lines are compared: the
+        // stop message and the exit lines for codes 30 and 19.
         let lines = |t: &str| {
-            let mut v: Vec<String> = t.lines().map(str::to_string).collect();
+            let mut v: Vec<String> = t
+                .lines()
+                .filter(|l| {
+                    l.starts_with("stopping at requested limit")
+                        || l.ends_with("(code 30)")
+                        || l.ends_with("(code 19)")
+                })
+                .map(str::to_string)
+                .collect();
             v.sort();
             v
         };
