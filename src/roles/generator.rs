@@ -1455,21 +1455,23 @@ impl<'a, W: Write> Generator<'a, W> {
                 }
             }
         }
-        if !self.ctx.opts.dry_run {
-            if let Some(m) = &st {
-                if !self.make_room(
-                    fname,
-                    &file.name,
-                    m.mode(),
-                    if ftype.is_some_and(|t| t.is_device()) {
-                        "device file"
-                    } else {
-                        "special file"
-                    },
-                ) {
-                    return Ok(());
-                }
+        // Making room also in a dry run, which only reports (atomic_create()
+        // runs in a dry run too).
+        if let Some(m) = &st {
+            if !self.make_room(
+                fname,
+                &file.name,
+                m.mode(),
+                if ftype.is_some_and(|t| t.is_device()) {
+                    "device file"
+                } else {
+                    "special file"
+                },
+            ) {
+                return Ok(());
             }
+        }
+        if !self.ctx.opts.dry_run {
             let kind = nix::sys::stat::SFlag::from_bits_truncate(file.mode & S_IFMT);
             let perm = nix::sys::stat::Mode::from_bits_truncate(file.mode & 0o7777);
             let dev = nix::sys::stat::makedev(file.rdev_major as u64, file.rdev_minor as u64);

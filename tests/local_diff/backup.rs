@@ -282,3 +282,50 @@ bak_test!(
     "--backup-dir=../bak",
     "--delete"
 );
+
+/// A FIFO in the source where the destination has a directory with
+/// contents (`f`) and a regular file (`g`).
+fn fifo_over_things(name: &str) -> Scenario {
+    Scenario::new(name).with(|s| {
+        fs::create_dir_all(s.join("src")).unwrap();
+        for f in ["src/f", "src/g"] {
+            nix::unistd::mkfifo(&s.join(f), nix::sys::stat::Mode::from_bits_truncate(0o644))
+                .unwrap();
+        }
+        put(s, "dst/f/a", "1\n");
+        put(s, "dst/f/sub/b", "2\n");
+        put(s, "dst/g", "z\n");
+        for d in ["dst/f/sub", "dst/f", "dst", "src"] {
+            stamp(s, d, 1_200_000_000);
+        }
+    })
+}
+
+bak_test!(special_over_dir_refused, fifo_over_things, "-a", "-i");
+bak_test!(special_over_dir_dry_run, fifo_over_things, "-a", "-i", "-n");
+bak_test!(
+    special_over_dir_delete_dry_run,
+    fifo_over_things,
+    "-a",
+    "-i",
+    "-n",
+    "--delete"
+);
+bak_test!(
+    special_over_dir_backup,
+    fifo_over_things,
+    "-a",
+    "-i",
+    "-b",
+    "--delete"
+);
+bak_test!(
+    special_over_dir_backup_dry_run_verbose,
+    fifo_over_things,
+    "-a",
+    "-i",
+    "-n",
+    "-vv",
+    "-b",
+    "--delete"
+);
