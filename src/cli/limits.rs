@@ -12,12 +12,19 @@ use crate::options::{FilterArg, Options};
 /// replaces an earlier one, and each is checked when it is seen).
 pub(crate) fn apply(o: &mut Options, id: OptId, arg: &str) -> crate::Result<()> {
     match id {
-        OptId::MinSize => o.min_size = parse_size_arg(arg, b'b', "min-size", 0, -1, false)?,
-        OptId::MaxSize => o.max_size = parse_size_arg(arg, b'b', "max-size", 0, -1, false)?,
+        OptId::MinSize => {
+            o.min_size =
+                parse_size_arg(arg, b'b', "min-size", 0, -1, false).map_err(Error::syntax)?
+        }
+        OptId::MaxSize => {
+            o.max_size =
+                parse_size_arg(arg, b'b', "max-size", 0, -1, false).map_err(Error::syntax)?
+        }
         OptId::BwLimit => {
             // A size in bytes per second (KiB when no unit is given), kept
             // as whole KiB, rounded to the nearest.
-            let size = parse_size_arg(arg, b'K', "bwlimit", 512, -1, true)?;
+            let size =
+                parse_size_arg(arg, b'K', "bwlimit", 512, -1, true).map_err(Error::syntax)?;
             o.bwlimit = u32::try_from((size + 512) / 1024).unwrap_or(u32::MAX);
         }
         OptId::StopAfter => {
@@ -49,12 +56,6 @@ pub(crate) fn apply(o: &mut Options, id: OptId, arg: &str) -> crate::Result<()> 
     Ok(())
 }
 
-impl From<String> for Error {
-    fn from(msg: String) -> Error {
-        Error::syntax(msg)
-    }
-}
-
 /// `--outbuf=MODE`: the first letter decides, in any case (N or U for no
 /// buffering, L for lines, B or F for blocks). 0 marks a bad mode, which is
 /// only reported once the whole line is read.
@@ -76,7 +77,8 @@ pub(crate) fn settle_max_alloc(o: &mut Options) -> crate::Result<()> {
             .filter(|v| !v.is_empty());
     }
     if let Some(arg) = &o.max_alloc_arg {
-        let size = parse_size_arg(arg, b'B', "max-alloc", 1024 * 1024, -1, true)?;
+        let size =
+            parse_size_arg(arg, b'B', "max-alloc", 1024 * 1024, -1, true).map_err(Error::syntax)?;
         o.max_alloc = if size == 0 { u64::MAX } else { size as u64 };
     }
     Ok(())
