@@ -4,6 +4,12 @@
 
 use std::ffi::OsString;
 
+/// `--max-alloc` when neither the option nor RSYNC_MAX_ALLOC is given.
+pub const DEFAULT_MAX_ALLOC: u64 = 1024 * 1024 * 1024;
+
+/// At most this many `--compare-dest`/`--copy-dest`/`--link-dest` dirs.
+pub const MAX_BASIS_DIRS: usize = 20;
+
 /// When deletions happen (options.c delete_mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeleteMode {
@@ -44,6 +50,9 @@ pub struct Options {
     pub specials: bool,
     pub numeric_ids: bool,
     pub omit_dir_times: bool,
+    /// `omit_dir_times` was set by `-b` without `--backup-dir` (upstream's
+    /// -1), so it is not forwarded as `-O`.
+    pub omit_dir_times_implied: bool,
     pub one_file_system: u8,
     pub mkpath: bool,
     /// `--no-inc-recursive` turns incremental recursion off (default on).
@@ -63,6 +72,41 @@ pub struct Options {
     pub missing_args: u8,
     /// `-m`: the receiver drops directories left empty by the list.
     pub prune_empty_dirs: bool,
+    /// `--min-size` / `--max-size` in bytes; -1 = no limit (upstream
+    /// min_size, max_size). The generator skips regular files outside them.
+    pub min_size: i64,
+    pub max_size: i64,
+
+    // --- backups (backup.c) ---
+    /// `-b` (also implied by `--backup-dir`).
+    pub make_backups: bool,
+    /// `--backup-dir=DIR` as given, less leading `./` (what is forwarded);
+    /// None = backups sit beside the file.
+    pub backup_dir: Option<Vec<u8>>,
+    /// `--suffix=SUFFIX` after defaults: `~`, or empty with a backup dir.
+    pub backup_suffix: Vec<u8>,
+
+    // --- alternate basis dirs (generator.c try_dests_reg) ---
+    /// 0 none, 1 `--compare-dest`, 2 `--copy-dest`, 3 `--link-dest`
+    /// (upstream COMPARE_DEST, COPY_DEST, LINK_DEST).
+    pub alt_dest_type: u8,
+    /// The alt-dest dirs as given (at most 20, MAX_BASIS_DIRS).
+    pub basis_dirs: Vec<Vec<u8>>,
+    /// `-y` count after settling: 1 = fuzzy in the dest dir, more = also in
+    /// each basis dir (upstream fuzzy_basis = basis_dir_cnt + 1).
+    pub fuzzy_basis: u8,
+
+    // --- limits ---
+    /// `--bwlimit` in KiB per second (0 = none).
+    pub bwlimit: u32,
+    /// `--max-alloc` as given (or from RSYNC_MAX_ALLOC), forwarded when it
+    /// is not the default.
+    pub max_alloc_arg: Option<String>,
+    /// The allocation ceiling in bytes (default 1 GiB; 0 asked = no limit).
+    pub max_alloc: u64,
+    /// `--stop-after` / `--stop-at`: the Unix time at which the client stops
+    /// with "stopping at requested limit" (0 = never).
+    pub stop_at_utime: i64,
 
     // --- quick check ---
     pub checksum: bool,
@@ -122,6 +166,10 @@ pub struct Options {
     pub itemize_changes: u8,
     pub out_format: Option<String>,
     pub stderr_mode: StderrMode,
+    /// `-8`: high-bit bytes in names print as they are.
+    pub eight_bit_output: bool,
+    /// `--outbuf=N|L|B` (upper-cased first letter; U and F are aliases).
+    pub outbuf: Option<u8>,
 
     // --- protocol / session ---
     /// `--protocol=N`: only lowers what we advertise.
@@ -178,6 +226,7 @@ impl Default for Options {
             specials: false,
             numeric_ids: false,
             omit_dir_times: false,
+            omit_dir_times_implied: false,
             one_file_system: 0,
             mkpath: false,
             inc_recursive: true,
@@ -186,6 +235,18 @@ impl Default for Options {
             files_from: None,
             missing_args: 0,
             prune_empty_dirs: false,
+            min_size: -1,
+            max_size: -1,
+            make_backups: false,
+            backup_dir: None,
+            backup_suffix: b"~".to_vec(),
+            alt_dest_type: 0,
+            basis_dirs: Vec::new(),
+            fuzzy_basis: 0,
+            bwlimit: 0,
+            max_alloc_arg: None,
+            max_alloc: DEFAULT_MAX_ALLOC,
+            stop_at_utime: 0,
             checksum: false,
             size_only: false,
             ignore_times: false,
@@ -215,6 +276,8 @@ impl Default for Options {
             itemize_changes: 0,
             out_format: None,
             stderr_mode: StderrMode::Errors,
+            eight_bit_output: false,
+            outbuf: None,
             protocol: None,
             rsh: None,
             rsync_path: None,

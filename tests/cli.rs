@@ -250,3 +250,91 @@ fn interrupt_leaves_no_partial_files() {
         );
     }
 }
+
+/// The shape of a `-VV` document: each line with its values replaced by
+/// their kind (string, number, true/false) and array items dropped, so
+/// that two programs with different capabilities compare equal when they
+/// lay the document out alike. Member names are kept.
+fn json_shape(doc: &str) -> Vec<String> {
+    let mut shape = Vec::new();
+    for line in doc.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let t = line.trim();
+        if t.starts_with("\"") && !t.contains("\": ") {
+            // A line of array items.
+            shape.push(format!("{indent}:ITEMS"));
+            continue;
+        }
+        let mut members = Vec::new();
+        for m in t.split(", \"").filter(|m| !m.is_empty()) {
+            let m = m.trim_start_matches('"');
+            match m.split_once("\": ") {
+                Some((k, v)) => {
+                    let v = v.trim_end_matches(',');
+                    let kind = match v {
+                        "true" | "false" => "BOOL",
+                        "{" | "[" => v,
+                        _ if v.starts_with('"') => "STR",
+                        _ if v.bytes().all(|b| b.is_ascii_digit()) => "NUM",
+                        _ => "?",
+                    };
+                    members.push(format!("{k}={kind}"));
+                }
+                None => members.push(m.to_string()),
+            }
+        }
+        shape.push(format!("{indent}:{}", members.join(",")));
+    }
+    shape
+}
+
+/// `-VV` prints rsync 3.5.0's JSON capability document with the program's
+/// own values: same members in the same order, same wrapping rules.
+#[test]
+fn version_json_document() {
+    let up = crate::upstream_or_skip!("version_json_document");
+    let ut = util::under_test();
+    let exp = run_in(&up, &["-VV"], Path::new("/"));
+    let act = run_in(&ut, &["-VV"], Path::new("/"));
+    assert_eq!(exp.code, 0);
+    assert_eq!(act.code, 0, "{act:?}");
+    assert!(
+        act.stdout.starts_with("{\n  \"program\": \""),
+        "{}",
+        act.stdout
+    );
+    assert!(act.stdout.ends_with("\"\n}\n"), "{}", act.stdout);
+    // Capabilities that only some builds of rsync list, and which values
+    // (and so line wrapping) depend on: compare the members line-free.
+    let members = |doc: &str| -> Vec<String> {
+        json_shape(doc)
+            .into_iter()
+            .flat_map(|l| {
+                let (_, rest) = l.split_once(':').unwrap();
+                rest.split(',').map(str::to_string).collect::<Vec<_>>()
+            })
+            .filter(|m| !m.is_empty() && !m.starts_with("ACL_at="))
+            .map(|m| m.split('=').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(members(&exp.stdout), members(&act.stdout));
+    // Every line stays within rsync's 75-column buffer and is indented as
+    // rsync indents it.
+    for line in act.stdout.lines() {
+        assert!(line.len() <= 78, "too long: {line:?}");
+    }
+    let indents = |doc: &str| -> Vec<usize> {
+        let mut v: Vec<usize> = doc
+            .lines()
+            .map(|l| l.len() - l.trim_start().len())
+            .collect();
+        v.dedup();
+        v
+    };
+    assert_eq!(indents(&exp.stdout), indents(&act.stdout));
+    // -V -V is the same as -VV; a single -V is the text banner.
+    let twice = run_in(&ut, &["-V", "-V"], Path::new("/"));
+    assert_eq!(twice.stdout, act.stdout);
+    let once = run_in(&ut, &["-V"], Path::new("/"));
+    assert!(!once.stdout.starts_with('{'));
+}

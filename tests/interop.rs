@@ -109,6 +109,17 @@ enum OptSet {
     /// `-a -i -0 --files-from=localhost:LIST`: the remote side reads the
     /// list (and forwards it to the pushing client's sender).
     FilesFromRemote,
+    /// `-a -i -b --delete` over an older destination: replaced and deleted
+    /// files are kept as NAME~ by the receiving end (`-b` travels in the
+    /// flag word; the implied protect rule in the filter list).
+    Backup,
+    /// `-a -i --backup-dir=../bak --suffix=.b --delete`: backups in a tree
+    /// of their own, the dir split into two words on the command line.
+    BackupDir,
+    /// `-a -i --min-size=1k --max-size=40k --max-alloc=2G --bwlimit=50M`:
+    /// the limits are forwarded (sizes in bytes, the rate in KiB) and the
+    /// receiving end skips files outside the sizes.
+    Limits,
 }
 
 impl OptSet {
@@ -131,6 +142,9 @@ impl OptSet {
             OptSet::Relative => "relative",
             OptSet::FilesFrom => "files_from",
             OptSet::FilesFromRemote => "files_from_remote",
+            OptSet::Backup => "backup",
+            OptSet::BackupDir => "backup_dir",
+            OptSet::Limits => "limits",
         }
     }
 
@@ -153,6 +167,16 @@ impl OptSet {
             OptSet::Relative => &["-a", "-i", "-R"],
             OptSet::FilesFrom => &["-a", "-i", "--files-from=ff-list"],
             OptSet::FilesFromRemote => &["-a", "-i", "-0", "--files-from=localhost:ff-list0"],
+            OptSet::Backup => &["-a", "-i", "-b", "--delete"],
+            OptSet::BackupDir => &["-a", "-i", "--backup-dir=../bak", "--suffix=.b", "--delete"],
+            OptSet::Limits => &[
+                "-a",
+                "-i",
+                "--min-size=1k",
+                "--max-size=40k",
+                "--max-alloc=2G",
+                "--bwlimit=50M",
+            ],
         }
     }
 
@@ -187,9 +211,13 @@ impl OptSet {
         let scn = Scenario::new(&format!("interop_{}", self.name())).src_with(&prof);
         match self {
             OptSet::Archive | OptSet::Secluded => scn,
-            OptSet::Delete | OptSet::DryRun | OptSet::Checksum | OptSet::RemoteOpts => {
-                scn.dst_mutated()
-            }
+            OptSet::Delete
+            | OptSet::DryRun
+            | OptSet::Checksum
+            | OptSet::RemoteOpts
+            | OptSet::Backup
+            | OptSet::BackupDir
+            | OptSet::Limits => scn.dst_mutated(),
             OptSet::NoWholeFile
             | OptSet::Stats
             | OptSet::Compress
@@ -555,6 +583,9 @@ interop_set!(compress_stats, CompressStats);
 interop_set!(relative, Relative);
 interop_set!(files_from, FilesFrom);
 interop_set!(files_from_remote, FilesFromRemote);
+interop_set!(backup, Backup);
+interop_set!(backup_dir, BackupDir);
+interop_set!(limits, Limits);
 
 interop_test!(interop_gensync_client_push_archive, Client, Push, Archive);
 interop_test!(interop_gensync_client_push_delete, Client, Push, Delete);

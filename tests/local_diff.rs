@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use crate::tree::{self, Profile};
 
+mod backup;
+mod limits;
 mod relative;
 use crate::util::{self, Norm, Output, RunOpts};
 

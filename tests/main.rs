@@ -16,6 +16,7 @@ mod filters;
 mod golden;
 mod interop;
 mod layering;
+mod limits;
 mod local_diff;
 mod server_args;
 mod tree;

@@ -102,6 +102,18 @@ const HELP_ROWS: &[(&str, &str)] = &[
         "--ignore-existing",
         "never touch files the receiver already has",
     ),
+    (
+        "--max-size=SIZE",
+        "don't transfer any file larger than SIZE",
+    ),
+    (
+        "--min-size=SIZE",
+        "don't transfer any file smaller than SIZE",
+    ),
+    (
+        "--max-alloc=SIZE",
+        "change a limit relating to memory alloc",
+    ),
     ("--whole-file, -W", "send whole files instead of deltas"),
     ("--no-whole-file, --no-W", "always use the delta algorithm"),
     ("--block-size=SIZE, -B", "use a fixed delta block size"),
@@ -141,6 +153,12 @@ const HELP_ROWS: &[(&str, &str)] = &[
         "find them during the transfer, remove them after",
     ),
     ("--delete-after", "remove them after the transfer"),
+    ("--backup, -b", "keep replaced and deleted files (as NAME~)"),
+    ("--backup-dir=DIR", "keep the backups in DIR instead"),
+    (
+        "--suffix=SUFFIX",
+        "backup suffix (default ~ w/o --backup-dir)",
+    ),
     ("--dry-run, -n", "show what would happen, change nothing"),
     ("--list-only", "list the source files instead of copying"),
     ("--partial", "keep partly transferred files"),
@@ -162,11 +180,28 @@ const HELP_ROWS: &[(&str, &str)] = &[
     ("--rsh=COMMAND, -e", "remote shell to use (default: ssh)"),
     ("--rsync-path=PROGRAM", "program to run on the remote side"),
     ("--blocking-io", "use blocking I/O towards the remote shell"),
+    ("--bwlimit=RATE", "limit socket I/O bandwidth"),
+    (
+        "--stop-after=MINS",
+        "stop after MINS minutes (also --time-limit)",
+    ),
+    ("--stop-at=y-m-dTh:m", "stop at the given point in time"),
+    (
+        "--8-bit-output, -8",
+        "leave high-bit chars unescaped in output",
+    ),
+    (
+        "--outbuf=N|L|B",
+        "set out buffering to None, Line, or Block",
+    ),
     (
         "--protocol=NUM",
         "speak an older protocol version (20 to 32)",
     ),
-    ("--version, -V", "show version and capabilities, then exit"),
+    (
+        "--version, -V",
+        "show version and capabilities, then exit (-VV: as JSON)",
+    ),
     (
         "--help, -h (*)",
         "show this text (* -h means help only on its own)",
@@ -198,7 +233,8 @@ pub fn help_text(program_name: &str) -> String {
          --no-links/-l, --no-perms/-p, --no-times/-t, --no-owner/-o, --no-group/-g,\n\
          --no-D, --no-devices, --no-specials, --no-omit-dir-times/-O, --no-checksum/-c,\n\
          --no-one-file-system/-x, --no-human-readable/-h, --no-itemize-changes/-i,\n\
-         --no-partial, --no-progress, --no-numeric-ids, --no-mkpath, --no-blocking-io.\n\
+         --no-partial, --no-progress, --no-numeric-ids, --no-mkpath, --no-blocking-io,\n\
+         --no-backup, --no-bwlimit, --no-8-bit-output/-8.\n\
          (The short forms are spelled --no-v, --no-r and so on.)\n",
     );
     out.push_str(&format!(
@@ -211,25 +247,150 @@ pub fn help_text(program_name: &str) -> String {
     out
 }
 
+/// What this build can do, in upstream's wording ("no X" when it cannot);
+/// both `--version` and `-VV` are made from it.
+const CAPABILITIES: &[&str] = &[
+    "64-bit files",
+    "64-bit inums",
+    "64-bit timestamps",
+    "64-bit long ints",
+    "socketpairs",
+    "symlinks",
+    "no symtimes",
+    "no hardlinks",
+    "no hardlink-specials",
+    "no hardlink-symlinks",
+    "no IPv6",
+    "no atimes",
+    "no batchfiles",
+    "no inplace",
+    "no append",
+    "no ACLs",
+    "no xattrs",
+    "optional secluded-args",
+    "no iconv",
+    "no prealloc",
+    "stop-at",
+    "no crtimes",
+];
+
+/// gensync has no hand-tuned rolling checksum or MD5 and no OpenSSL.
+const OPTIMIZATIONS: &[&str] = &[
+    "no SIMD-roll",
+    "no asm-roll",
+    "no openssl-crypto",
+    "no asm-MD5",
+];
+
+const CHECKSUMS: &[&str] = &["xxh128", "xxh3", "xxh64", "md5", "md4", "none"];
+const COMPRESSORS: &[&str] = &["zstd", "lz4", "zlibx", "zlib", "none"];
+const DAEMON_AUTH: &[&str] = &["sha512", "sha256", "sha1", "md5", "md4"];
+
+/// Items of a list, joined with ", " and wrapped into lines of at most 74
+/// characters, each indented by four spaces (upstream's info-flag layout).
+fn wrapped(items: &[String]) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for (i, item) in items.iter().enumerate() {
+        let piece = format!(" {item}{}", if i + 1 < items.len() { "," } else { "" });
+        if !line.is_empty() && line.len() + piece.len() >= 75 {
+            out.push_str(&format!("   {line}\n"));
+            line.clear();
+        }
+        line.push_str(&piece);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("   {line}\n"));
+    }
+    out
+}
+
 /// `--version` output, laid out like rsync's.
 pub fn version_text() -> String {
+    let caps: Vec<String> = CAPABILITIES.iter().map(|c| c.to_string()).collect();
     format!(
         "gensync  version {version}  protocol version {PROTOCOL_VERSION}\n\
          A clean-room reimplementation of rsync, licensed MIT OR Apache-2.0.\n\
-         Capabilities:\n    \
-         64-bit files, 64-bit inums, 64-bit timestamps, 64-bit long ints,\n    \
-         socketpairs, symlinks, no symtimes, no hardlinks, no hardlink-specials,\n    \
-         no hardlink-symlinks, no IPv6, no atimes, no batchfiles, no inplace,\n    \
-         no append, no ACLs, no xattrs, no secluded-args, no iconv, no prealloc,\n    \
-         no stop-at, no crtimes\n\
-         Checksum list:\n    \
-         xxh128 xxh3 xxh64 md5 md4 none\n\
-         Compress list:\n    \
-         zstd lz4 zlibx zlib none\n\
+         Capabilities:\n{caps}\
+         Checksum list:\n    {sums}\n\
+         Compress list:\n    {comp}\n\
          \n\
          gensync comes with ABSOLUTELY NO WARRANTY, to the extent permitted by law.\n",
-        version = env!("CARGO_PKG_VERSION")
+        version = env!("CARGO_PKG_VERSION"),
+        caps = wrapped(&caps),
+        sums = CHECKSUMS.join(" "),
+        comp = COMPRESSORS.join(" "),
     )
+}
+
+/// One capability as a JSON member: "no X" is false, a bare X is true,
+/// "64-bit X" is the number 64 under "X_bits" (singular), and "WORD X" is
+/// the string "WORD"; spaces and dashes in the key become underscores.
+fn json_member(item: &str) -> String {
+    let Some((head, tail)) = item.split_once(' ') else {
+        return format!("\"{}\": true", item.replace(['-', ' '], "_"));
+    };
+    let key = tail.replace(['-', ' '], "_");
+    if head == "no" {
+        return format!("\"{key}\": false");
+    }
+    if head.starts_with(|c: char| c.is_ascii_digit()) {
+        let bits = head.split('-').next().unwrap_or(head);
+        let singular = key.strip_suffix('s').unwrap_or(&key);
+        return format!("\"{singular}_bits\": {bits}");
+    }
+    format!("\"{key}\": \"{head}\"")
+}
+
+/// `-VV`: the version facts as the JSON document rsync 3.5.0 prints, with
+/// gensync's own values (same members, order and line layout).
+pub fn version_json() -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, first: bool, name: &str, value: &str| {
+        out.push_str(&format!(
+            "{}\n  \"{name}\": \"{value}\"",
+            if first { '{' } else { ',' }
+        ));
+    };
+    line(&mut out, true, "program", "gensync");
+    line(&mut out, false, "version", env!("CARGO_PKG_VERSION"));
+    line(
+        &mut out,
+        false,
+        "protocol",
+        &format!("{PROTOCOL_VERSION}.0"),
+    );
+    line(&mut out, false, "copyright", "The gensync authors.");
+    line(&mut out, false, "url", "https://github.com/gensync/gensync");
+    for (section, items) in [
+        ("capabilities", CAPABILITIES),
+        ("optimizations", OPTIMIZATIONS),
+    ] {
+        out.push_str(&format!(",\n  \"{section}\": {{\n"));
+        let members: Vec<String> = items.iter().map(|i| json_member(i)).collect();
+        out.push_str(&wrapped(&members));
+        out.push_str("  }");
+    }
+    for (name, list) in [
+        ("checksum_list", CHECKSUMS),
+        ("compress_list", COMPRESSORS),
+        ("daemon_auth_list", DAEMON_AUTH),
+    ] {
+        let quoted: Vec<String> = list.iter().map(|n| format!("\"{n}\"")).collect();
+        out.push_str(&format!(
+            ",\n  \"{name}\": [\n    {}\n  ]",
+            quoted.join(", ")
+        ));
+    }
+    line(&mut out, false, "license", "MIT OR Apache-2.0");
+    line(
+        &mut out,
+        false,
+        "caveat",
+        "gensync comes with ABSOLUTELY NO WARRANTY",
+    );
+    out.push_str("\n}\n");
+    out
 }
 
 #[cfg(test)]
@@ -262,6 +423,25 @@ mod tests {
                 assert_eq!(row.status, Status::Implemented, "{name}");
             }
         }
+    }
+
+    #[test]
+    fn json_members_follow_upstream_spelling() {
+        assert_eq!(json_member("64-bit files"), "\"file_bits\": 64");
+        assert_eq!(json_member("64-bit long ints"), "\"long_int_bits\": 64");
+        assert_eq!(
+            json_member("no hardlink-specials"),
+            "\"hardlink_specials\": false"
+        );
+        assert_eq!(
+            json_member("optional secluded-args"),
+            "\"secluded_args\": \"optional\""
+        );
+        assert_eq!(json_member("IPv6"), "\"IPv6\": true");
+        let j = version_json();
+        assert!(j.starts_with("{\n  \"program\": \"gensync\",\n  \"version\": "));
+        assert!(j.contains(",\n  \"capabilities\": {\n    \"file_bits\": 64, \"inum_bits\": 64,"));
+        assert!(j.ends_with("\n  \"caveat\": \"gensync comes with ABSOLUTELY NO WARRANTY\"\n}\n"));
     }
 
     #[test]

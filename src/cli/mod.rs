@@ -1,6 +1,7 @@
 //! Command line: argv -> Options -> mode dispatch (upstream: options.c,
 //! main.c main(), start_client(), client_run()).
 pub mod help;
+pub mod limits;
 pub mod option_table;
 pub mod options_build;
 pub mod parse;
@@ -78,6 +79,10 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         }
         Action::Version => {
             print!("{}", help::version_text());
+            ExitCode::OK
+        }
+        Action::VersionJson => {
+            print!("{}", help::version_json());
             ExitCode::OK
         }
         Action::Run(opts) => run_client(*opts),
@@ -181,6 +186,7 @@ fn check_files_from(opts: &Options, prog: &str) -> Option<ExitCode> {
 
 fn run_client(opts: Options) -> ExitCode {
     let prog = opts.program_name.clone();
+    session::limits::set_bwlimit(opts.bwlimit);
     if opts.daemon {
         // A daemon parses each client's arguments as a server command line.
         let p = prog.clone();
@@ -207,12 +213,26 @@ fn run_client(opts: Options) -> ExitCode {
     }
     let start = now_secs();
     crate::fsops::tempfile::set_keep_partial(opts.partial);
+    crate::report::set_eight_bit_output(opts.eight_bit_output);
     let out = Arc::new(ClientOut::default());
     let opts = Arc::new(opts);
     let remote = opts.operands.iter().any(|a| {
         session::client::parse_hostspec(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str()))
             .is_some()
     });
+    // Only the client watches the clock (--stop-at is not forwarded).
+    let side = if !remote {
+        session::limits::StopSide::Local
+    } else if session::client::parse_hostspec(std::os::unix::ffi::OsStrExt::as_bytes(
+        opts.operands[0].as_os_str(),
+    ))
+    .is_some()
+    {
+        session::limits::StopSide::Pull
+    } else {
+        session::limits::StopSide::Push
+    };
+    session::limits::arm_stop_at(opts.stop_at_utime, side);
     let daemon = opts.operands.iter().any(|a| {
         crate::daemon::operand::parse_daemon_spec(std::os::unix::ffi::OsStrExt::as_bytes(
             a.as_os_str(),

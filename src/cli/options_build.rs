@@ -58,6 +58,8 @@ pub(crate) struct Builder {
     /// Upstream's recurse value: 1 from `-a`, 2 from an explicit `-r`
     /// (only a 1 is undone by `--files-from`).
     recurse: u8,
+    /// `--suffix` as given; its default depends on `--backup-dir`.
+    backup_suffix: Option<Vec<u8>>,
 }
 
 impl Builder {
@@ -79,6 +81,7 @@ impl Builder {
             protect_args: None,
             relative: None,
             recurse: 0,
+            backup_suffix: None,
         }
     }
 
@@ -105,6 +108,21 @@ impl Builder {
         let o = &mut self.o;
         match row.id {
             OptId::Help => return Ok(Flow::Help),
+            OptId::MinSize | OptId::MaxSize | OptId::BwLimit | OptId::StopAfter | OptId::StopAt => {
+                let arg = string_value(row, value)?;
+                crate::cli::limits::apply(o, row.id, &arg)?;
+            }
+            OptId::MaxAlloc => o.max_alloc_arg = Some(string_value(row, value)?),
+            OptId::NoBwLimit => o.bwlimit = 0,
+            OptId::Backup => o.make_backups = true,
+            OptId::NoBackup => o.make_backups = false,
+            OptId::BackupDir => o.backup_dir = Some(bytes_value(value)),
+            OptId::Suffix => self.backup_suffix = Some(bytes_value(value)),
+            OptId::EightBit => o.eight_bit_output = true,
+            OptId::NoEightBit => o.eight_bit_output = false,
+            OptId::Outbuf => {
+                o.outbuf = Some(crate::cli::limits::outbuf_mode(&string_value(row, value)?))
+            }
             OptId::Version => self.version_count += 1,
             OptId::Verbose => o.verbose = o.verbose.saturating_add(1),
             OptId::NoVerbose => o.verbose = 0,
@@ -305,8 +323,14 @@ impl Builder {
     /// `nargs` is the number of command-line words (argv without argv[0]).
     pub(crate) fn finish(mut self, operands: Vec<OsString>, nargs: usize) -> crate::Result<Action> {
         if self.version_count > 0 {
-            return Ok(Action::Version);
+            // -VV asks for the JSON document, except on a server.
+            return Ok(if self.version_count > 1 && !self.o.server {
+                Action::VersionJson
+            } else {
+                Action::Version
+            });
         }
+        crate::cli::limits::settle_max_alloc(&mut self.o)?;
         self.check_checksum_choice()?;
         self.settle_arg_style()?;
         // The old meaning of -h survives when it is the only word.
@@ -314,6 +338,14 @@ impl Builder {
             return Ok(Action::Help);
         }
         self.settle_compression()?;
+        // Only the last --outbuf counts, so it is checked once the line is
+        // read; a server never looks at it (options.c).
+        if self.o.outbuf == Some(0) && !self.o.server {
+            return Err(Error::syntax(
+                "Invalid --outbuf setting -- specify N, L, or B.",
+            ));
+        }
+        let backup_suffix = self.backup_suffix.take();
         let mut o = self.o;
         o.operands = operands;
         if o.daemon && !o.server {
@@ -376,6 +408,7 @@ impl Builder {
                 "--delete does not work without --recursive (-r) or --dirs (-d).",
             ));
         }
+        crate::cli::limits::settle_backups(&mut o, backup_suffix)?;
 
         // Upstream only notices a bad --protocol in the handshake, with exit
         // code 2; checking here gives the same text and code earlier.

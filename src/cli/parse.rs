@@ -24,6 +24,8 @@ pub enum Action {
     Help,
     /// Print `help::version_text()` to stdout and exit 0.
     Version,
+    /// `-VV`: print `help::version_json()` to stdout and exit 0.
+    VersionJson,
 }
 
 /// The value popt hands to an option's action.
@@ -537,7 +539,7 @@ mod tests {
             (&["-avH", "a", "b"][..], "--hard-links"),
             (&["--hard-links", "a", "b"][..], "--hard-links"),
             (&["-S", "a", "b"][..], "--sparse"),
-            (&["-8", "a", "b"][..], "--8-bit-output"),
+            (&["-E", "a", "b"][..], "--executability"),
             (&["--chmod=u+x", "a", "b"][..], "--chmod"),
             (
                 &["--remove-sent-files", "a", "b"][..],
@@ -545,7 +547,7 @@ mod tests {
             ),
             (&["--inplace", "a", "b"][..], "--inplace"),
             (&["-y", "a", "b"][..], "--fuzzy"),
-            (&["-b", "a", "b"][..], "--backup"),
+            (&["--link-dest=x", "a", "b"][..], "--link-dest"),
             (&["--info=progress2", "a", "b"][..], "--info"),
         ] {
             let e = err(args);

@@ -171,6 +171,9 @@ fn listen(
     for d in &opts.net.dparams {
         child_args.push(format!("--dparam={d}").into());
     }
+    if opts.bwlimit > 0 {
+        child_args.push(format!("--bwlimit={}", opts.bwlimit).into());
+    }
     for conn in listener.incoming() {
         let Ok(sock) = conn else { continue };
         super::client::apply_sockopts(&sock, opts.net.sockopts.as_deref());

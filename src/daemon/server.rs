@@ -426,6 +426,12 @@ impl Session<'_> {
         if m.ignore_errors() {
             opts.ignore_errors = true;
         }
+        // The daemon's own --bwlimit caps what a client may ask for.
+        let cap = self.base.bwlimit;
+        if cap > 0 && (opts.bwlimit == 0 || opts.bwlimit > cap) {
+            opts.bwlimit = cap;
+        }
+        crate::session::limits::set_bwlimit(opts.bwlimit);
         let t = m.timeout();
         if t > 0 && (opts.timeout == 0 || (t as u32) < opts.timeout) {
             opts.timeout = t as u32;

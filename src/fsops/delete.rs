@@ -25,6 +25,9 @@ pub struct Deleted<'a> {
 /// Outcome of a failed removal, for upstream's messages.
 pub enum DelError {
     NotEmpty(Vec<u8>),
+    /// Not an error: a line to show in its place among the deletions (the
+    /// "backed up" line of `-b -vv`).
+    Info(String),
     Failed {
         what: &'static str,
         name: Vec<u8>,
@@ -65,6 +68,9 @@ pub struct DelCtx<'a> {
     /// `--delete-delay`: note what to delete (path, name, mode) instead of
     /// deleting it now (generator.c remember_delete()).
     pub defer: Option<Vec<(std::path::PathBuf, Vec<u8>, u32)>>,
+    /// `-b`: non-directories are backed up instead of (or before) being
+    /// unlinked (delete.c delete_item()).
+    pub backup: Option<super::backup::Backup>,
 }
 
 impl DelCtx<'_> {
@@ -77,6 +83,7 @@ impl DelCtx<'_> {
             skipped: 0,
             make_room: false,
             defer: None,
+            backup: None,
         }
     }
 
@@ -216,6 +223,28 @@ fn delete_dir_contents(
     ret
 }
 
+const BACKUP_FAILED: &str = "backup failed";
+
+/// A deletion with `-b`: the item is renamed to its backup name; one that
+/// was copied instead is unlinked; one that cannot be backed up is left.
+fn backup_then_unlink(
+    b: &super::backup::Backup,
+    path: &Path,
+    rel: &[u8],
+    on_error: &mut dyn FnMut(DelError),
+) -> io::Result<()> {
+    use super::backup::Backed;
+    let (done, line) = b.make_backup_quiet(rel, true);
+    if let Some(line) = line {
+        on_error(DelError::Info(line));
+    }
+    match done {
+        Backed::Moved | Backed::Nothing => Ok(()),
+        Backed::Duplicated => fs::remove_file(path),
+        Backed::Failed => Err(io::Error::other(BACKUP_FAILED)),
+    }
+}
+
 /// The removal itself, after any emptying: the --max-delete check, then
 /// unlink or rmdir.
 fn remove_one(
@@ -234,12 +263,34 @@ fn remove_one(
         return DelRet::AtLimit;
     }
     let res = if dc.dry_run {
+        if let Some(b) = dc
+            .backup
+            .as_ref()
+            .filter(|b| !is_dir && b.keeps_on_delete(rel))
+        {
+            if let Some(line) = b.dry_run_line(rel) {
+                on_error(DelError::Info(line));
+            }
+        }
         Ok(())
     } else if is_dir {
         fs::remove_dir(path)
     } else {
-        fs::remove_file(path)
+        match dc.backup.as_ref().filter(|b| b.keeps_on_delete(rel)) {
+            Some(b) => backup_then_unlink(b, path, rel, on_error),
+            None => fs::remove_file(path),
+        }
     };
+    if let Err(e) = &res {
+        if e.kind() == io::ErrorKind::Other && e.to_string() == BACKUP_FAILED {
+            on_error(DelError::Failed {
+                what: "make_backup",
+                name: rel.to_vec(),
+                err: io::Error::from_raw_os_error(0),
+            });
+            return DelRet::Failed;
+        }
+    }
     match res {
         Ok(()) => {
             // The item made room for is replaced, not deleted: neither

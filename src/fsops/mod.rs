@@ -4,6 +4,7 @@
 //! Invariant: metadata is set on a temporary file before it is renamed into
 //! place, so a destination name always holds a complete file.
 
+pub mod backup;
 pub mod delete;
 pub mod tempfile;
 

@@ -162,9 +162,20 @@ pub fn safe_name(name: &[u8]) -> String {
     String::from_utf8_lossy(&messages::escape_output(name, output_charset())).into_owned()
 }
 
+/// `-8`/`--8-bit-output`: bytes >= 0x80 print as they are (upstream then
+/// skips its charset check; control bytes are still escaped).
+static EIGHT_BIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_eight_bit_output(on: bool) {
+    EIGHT_BIT.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Which bytes print as themselves: upstream decides with the C library's
 /// locale (setlocale(LC_CTYPE, "")); we read the same environment.
 pub fn output_charset() -> messages::OutputCharset {
+    if EIGHT_BIT.load(std::sync::atomic::Ordering::Relaxed) {
+        return messages::OutputCharset::EightBit;
+    }
     static CS: std::sync::OnceLock<messages::OutputCharset> = std::sync::OnceLock::new();
     *CS.get_or_init(|| {
         let loc = ["LC_ALL", "LC_CTYPE", "LANG"]

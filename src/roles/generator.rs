@@ -216,6 +216,7 @@ impl<'a, W: Write> Generator<'a, W> {
             skipped: 0,
             make_room: false,
             defer: None,
+            backup: super::backup::for_dest(self.ctx, &self.dest, &self.attr),
         }
     }
 
@@ -644,6 +645,7 @@ impl<'a, W: Write> Generator<'a, W> {
                     strerror(&err)
                 ),
             ),
+            DelError::Info(text) => self.log(LogCode::Info, &text),
         }
     }
 
@@ -687,7 +689,8 @@ impl<'a, W: Write> Generator<'a, W> {
             );
             false
         };
-        let recurse = self.delete_mode != DeleteMode::Off;
+        // generator.c del_opts: --force recurses as --delete does.
+        let recurse = self.delete_mode != DeleteMode::Off || self.ctx.opts.force;
         if mode & S_IFMT == S_IFDIR && !recurse {
             let empty = fs::read_dir(path)
                 .map(|mut d| d.next().is_none())
@@ -987,6 +990,9 @@ impl<'a, W: Write> Generator<'a, W> {
                     ),
                 );
             }
+            return Ok(());
+        }
+        if !redo && super::limits::outside_size_limits(self.ctx, &file) {
             return Ok(());
         }
         if opts.update && !redo {
@@ -1371,8 +1377,21 @@ impl<'a, W: Write> Generator<'a, W> {
                 return Ok(());
             }
         }
+        // A directory in the way goes as in any make-room deletion (also in
+        // a dry run, which only reports): only with --delete/--force when it
+        // is not empty, its contents logged (and backed up with -b).
+        let mut existing = st.clone();
+        if let Some(m) = existing.as_ref().filter(|m| m.is_dir()) {
+            if !self.make_room(fname, &file.name, m.mode(), "symlink") {
+                return Ok(());
+            }
+            existing = None;
+        }
+        if !super::backup::before_replace(self.ctx, &self.dest, &self.attr, &file.name, &existing) {
+            return Ok(());
+        }
         if !self.ctx.opts.dry_run {
-            if let Err(e) = atomic_symlink(&target, fname, st.as_ref()) {
+            if let Err(e) = atomic_symlink(&target, fname, existing.as_ref()) {
                 self.log(
                     LogCode::ErrorXfer,
                     &format!(
@@ -1436,21 +1455,23 @@ impl<'a, W: Write> Generator<'a, W> {
                 }
             }
         }
-        if !self.ctx.opts.dry_run {
-            if let Some(m) = &st {
-                if !self.make_room(
-                    fname,
-                    &file.name,
-                    m.mode(),
-                    if ftype.is_some_and(|t| t.is_device()) {
-                        "device file"
-                    } else {
-                        "special file"
-                    },
-                ) {
-                    return Ok(());
-                }
+        // Making room also in a dry run, which only reports (atomic_create()
+        // runs in a dry run too).
+        if let Some(m) = &st {
+            if !self.make_room(
+                fname,
+                &file.name,
+                m.mode(),
+                if ftype.is_some_and(|t| t.is_device()) {
+                    "device file"
+                } else {
+                    "special file"
+                },
+            ) {
+                return Ok(());
             }
+        }
+        if !self.ctx.opts.dry_run {
             let kind = nix::sys::stat::SFlag::from_bits_truncate(file.mode & S_IFMT);
             let perm = nix::sys::stat::Mode::from_bits_truncate(file.mode & 0o7777);
             let dev = nix::sys::stat::makedev(file.rdev_major as u64, file.rdev_minor as u64);

@@ -6,10 +6,12 @@
 //! receiver never blocks on anything but its socket and the disk; it talks to
 //! the generator through an unbounded channel.
 
+pub mod backup;
 pub mod dest;
 pub mod flist_recv;
 pub mod flist_send;
 pub mod generator;
+pub mod limits;
 pub mod logging;
 pub mod receiver;
 pub mod sender;

@@ -11,7 +11,7 @@ use super::generator::{Dest, RecvEvent};
 use super::sender::{count_created, entry_for, read_attrs};
 use super::{apply_del_stats, Ctx};
 use crate::checksum::FileSum;
-use crate::error::{strerror, Error, Result};
+use crate::error::{strerror, Error, ExitCode, Result};
 use crate::flist::build::full_fname;
 use crate::flist::entry::FileEntry;
 use crate::flist::FileLists;
@@ -360,6 +360,16 @@ impl<'a> Receiver<'a> {
                     strerror(&e.err)
                 ),
             );
+        }
+        // finish_transfer(): the old file is kept first; without its backup
+        // the run cannot go on.
+        if let Some(b) = super::backup::for_dest(self.ctx, self.dest, &self.attr) {
+            if super::backup::backup_item(&b, self.dest, &file.name, false)
+                == crate::fsops::backup::Backed::Failed
+            {
+                tempfile::discard(&tmp_path);
+                return Err(Error::new(ExitCode::FILEIO, ""));
+            }
         }
         if let Err(e) = fs::rename(&tmp_path, fname) {
             self.ctx.log.log(

@@ -180,10 +180,13 @@ impl<T: Read> Read for Clocked<T> {
 
 impl<T: Write> Write for Clocked<T> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.0.write(buf)?;
+        // --bwlimit: bounded writes, each paid for with time afterwards.
+        let len = super::limits::write_max().map_or(buf.len(), |m| buf.len().min(m));
+        let n = self.0.write(&buf[..len])?;
         if n > 0 {
             LAST_OUT_MS.fetch_max(now_ms(), Ordering::Relaxed);
         }
+        super::limits::after_write(n);
         Ok(n)
     }
 

@@ -154,7 +154,7 @@ pub fn run_local(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, 
         let mut wsock = a.try_clone()?;
         let neg = setup_protocol(&mut rsock, &mut wsock, &opts, false, None)?;
         let mut ctx = Ctx::client(opts.clone(), neg, out.clone(), true, true);
-        let mut w = MuxWriter::new(wsock);
+        let mut w = MuxWriter::new(super::limits::Throttled(wsock));
         if ctx.protocol() >= 30 {
             w.start_mux()?;
         }

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod filters;
+pub mod limits;
 pub mod liveness;
 pub mod local;
 pub mod server;

@@ -91,6 +91,9 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     for _ in 0..o.verbose.min(9) {
         f.push('v');
     }
+    if o.make_backups {
+        f.push('b');
+    }
     if o.update {
         f.push('u');
     }
@@ -106,7 +109,7 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     if am_sender && o.prune_empty_dirs {
         f.push('m');
     }
-    if am_sender && o.omit_dir_times {
+    if am_sender && o.omit_dir_times && !o.omit_dir_times_implied {
         f.push('O');
     }
     if o.whole_file == Some(true) {
@@ -196,6 +199,28 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     if o.timeout > 0 {
         args.push(format!("--timeout={}", o.timeout));
     }
+    if o.bwlimit > 0 {
+        args.push(format!("--bwlimit={}", o.bwlimit));
+    }
+    if let Some(dir) = &o.backup_dir {
+        // Split in two words so the remote shell can expand `~/path`.
+        args.push("--backup-dir".into());
+        args.push(
+            String::from_utf8_lossy(&safe_arg(ArgKind::Opt(""), dir, o, am_sender)).into_owned(),
+        );
+    }
+    let default_suffix: &[u8] = if o.backup_dir.is_some() { b"" } else { b"~" };
+    if o.backup_suffix != default_suffix {
+        args.push(
+            String::from_utf8_lossy(&safe_arg(
+                ArgKind::Opt("--suffix"),
+                &o.backup_suffix,
+                o,
+                am_sender,
+            ))
+            .into_owned(),
+        );
+    }
     if let Some(c) = &o.checksum_choice {
         args.push(
             String::from_utf8_lossy(&safe_arg(
@@ -230,6 +255,12 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
             Some(_) => args.push("--max-delete=-1".into()),
             None => {}
         }
+        if o.min_size >= 0 {
+            args.push(format!("--min-size={}", o.min_size));
+        }
+        if o.max_size >= 0 {
+            args.push(format!("--max-size={}", o.max_size));
+        }
         match o.delete_mode {
             DeleteMode::Before => args.push("--delete-before".into()),
             DeleteMode::Delay => args.push("--delete-delay".into()),
@@ -260,6 +291,19 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
             ))
             .into_owned(),
         );
+    }
+    if let Some(arg) = &o.max_alloc_arg {
+        if o.max_alloc != crate::options::DEFAULT_MAX_ALLOC {
+            args.push(
+                String::from_utf8_lossy(&safe_arg(
+                    ArgKind::Opt("--max-alloc"),
+                    arg.as_bytes(),
+                    o,
+                    am_sender,
+                ))
+                .into_owned(),
+            );
+        }
     }
     // --delete-missing-args needs both sides; a sending client ignores
     // missing names by itself.

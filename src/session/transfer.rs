@@ -304,6 +304,7 @@ pub fn run_receiver<R: Read + Send, W: Write + Send>(
         stats.total_written = w.total_written as i64;
         return Ok(RunResult { stats });
     }
+    crate::roles::backup::check_backup_dir(ctx, &dest)?;
     let (tx, rx) = mpsc::channel::<RecvEvent>();
     // A file the sender could not open will not come: the generator must
     // not wait for it (MSG_NO_SEND is forwarded, io.c read_a_msg()).
