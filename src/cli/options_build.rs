@@ -272,6 +272,11 @@ impl Builder {
             OptId::NoTimeout => o.timeout = 0,
             OptId::ConTimeout => o.contimeout = int_value(value).max(0) as u32,
             OptId::NoConTimeout => o.contimeout = 0,
+            // After --daemon, upstream parses with its daemon table, where
+            // -M is --dparam.
+            OptId::RemoteOption if o.daemon && !o.server => {
+                o.net.dparams.push(string_value(row, value)?)
+            }
             OptId::RemoteOption => {
                 let arg = string_value(row, value)?;
                 if !arg.starts_with('-') {
@@ -348,10 +353,7 @@ impl Builder {
         let backup_suffix = self.backup_suffix.take();
         let mut o = self.o;
         o.operands = operands;
-        if o.daemon && !o.server {
-            // With --daemon, -M is --dparam (upstream's daemon table).
-            o.net.dparams.append(&mut o.remote_options);
-        }
+
         if o.daemon {
             // Upstream parses a daemon line with its own, smaller table and
             // never reaches the transfer checks below.

@@ -1023,11 +1023,12 @@ mod tests {
     #[test]
     fn daemon_flag() {
         let o = run(&["--daemon"]);
-        assert!(o.daemon && !o.list_only);
-        assert_eq!(
-            err_msg(&["--daemon", "--config=x"]),
-            "--config: option not yet supported by gensync"
-        );
+        assert!(o.daemon && !o.list_only && o.net.detach);
+        let o = run(&["--daemon", "--config=x", "--no-detach", "-M", "motd file=m"]);
+        assert_eq!(o.net.config.as_deref(), Some("x"));
+        assert!(!o.net.detach);
+        assert_eq!(o.net.dparams, vec!["motd file=m".to_string()]);
+        assert!(o.remote_options.is_empty());
     }
 
     #[test]
