@@ -139,7 +139,7 @@ fn listen(
         .bind_address
         .clone()
         .unwrap_or_else(|| g.bind_address());
-    let listener = match bind(&address, port, opts.net.address_family) {
+    let listener = match bind(&address, port, opts.net.address_family, g.listen_backlog()) {
         Ok(l) => l,
         Err(e) => {
             let msg = format!(
@@ -176,7 +176,17 @@ fn listen(
     }
     for conn in listener.incoming() {
         let Ok(sock) = conn else { continue };
-        super::client::apply_sockopts(&sock, opts.net.sockopts.as_deref());
+        // --sockopts wins over "socket options" (upstream: the command
+        // line's value replaces the config's).
+        let so = opts
+            .net
+            .sockopts
+            .clone()
+            .unwrap_or_else(|| g.socket_options());
+        super::client::apply_sockopts(
+            &sock,
+            Some(&so).filter(|s| !s.is_empty()).map(|s| s.as_str()),
+        );
         let Ok(out) = sock.try_clone() else { continue };
         let spawned = Command::new(&exe)
             .arg0_compat(prog)
@@ -236,35 +246,52 @@ fn detach() -> ExitCode {
 }
 
 /// Bind the listening socket: the given address, or every address (one
-/// dual-stack IPv6 socket, else IPv4) when none is given.
-fn bind(address: &str, port: u16, family: u8) -> std::io::Result<TcpListener> {
-    if !address.is_empty() {
-        use std::net::ToSocketAddrs;
-        let mut last = None;
-        for a in (address, port).to_socket_addrs()? {
-            if (family == 4 && !a.is_ipv4()) || (family == 6 && !a.is_ipv6()) {
-                continue;
-            }
-            match TcpListener::bind(a) {
-                Ok(l) => return Ok(l),
-                Err(e) => last = Some(e),
-            }
+/// dual-stack IPv6 socket, else IPv4) when none is given. SO_REUSEADDR is
+/// set and the queue is "listen backlog" long, as upstream does.
+fn bind(address: &str, port: u16, family: u8, backlog: i32) -> std::io::Result<TcpListener> {
+    use std::net::{SocketAddr, ToSocketAddrs};
+    let candidates: Vec<SocketAddr> = if !address.is_empty() {
+        (address, port).to_socket_addrs()?.collect()
+    } else {
+        vec![
+            SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)),
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
+        ]
+    };
+    let mut last = None;
+    for a in candidates {
+        if (family == 4 && !a.is_ipv4()) || (family == 6 && !a.is_ipv6()) {
+            continue;
         }
-        return Err(
-            last.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AddrNotAvailable))
-        );
-    }
-    if family != 4 {
-        if let Ok(l) = TcpListener::bind(("::", port)) {
-            return Ok(l);
-        }
-        if family == 6 {
-            return TcpListener::bind(("::", port));
+        match listen_on(a, backlog) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
         }
     }
-    TcpListener::bind(("0.0.0.0", port))
+    Err(last.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AddrNotAvailable)))
 }
 
+fn listen_on(a: std::net::SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
+    use nix::sys::socket::{
+        bind, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag, SockType,
+        SockaddrIn, SockaddrIn6,
+    };
+    use std::os::fd::AsRawFd;
+    let fam = if a.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let fd = socket(fam, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    match a {
+        std::net::SocketAddr::V4(v) => bind(fd.as_raw_fd(), &SockaddrIn::from(v))?,
+        std::net::SocketAddr::V6(v) => bind(fd.as_raw_fd(), &SockaddrIn6::from(v))?,
+    }
+    let backlog = Backlog::new(backlog.max(1)).unwrap_or(Backlog::MAXCONN);
+    listen(&fd, backlog)?;
+    Ok(TcpListener::from(fd))
+}
 /// Write our pid, holding a lock on the file for as long as we run, so a
 /// second daemon with the same pid file refuses to start while a stale
 /// file from a dead one is simply reused (clientserver.c create_pid_file()).
