@@ -36,6 +36,8 @@ pub struct Options {
     /// `-d` given without `-r` (upstream xfer_dirs == 2).
     pub dirs_explicit: bool,
     pub links: bool,
+    /// `-H` count (preserve_hard_links; `-HH` travels as given).
+    pub hard_links: u8,
     pub perms: bool,
     pub times: bool,
     pub owner: bool,
@@ -168,6 +170,7 @@ impl Default for Options {
             dirs: false,
             dirs_explicit: false,
             links: false,
+            hard_links: 0,
             perms: false,
             times: false,
             owner: false,

@@ -70,6 +70,8 @@ pub enum OptId {
     Specials,
     NoSpecials,
     Links,
+    HardLinks,
+    NoHardLinks,
     NoLinks,
     IgnoreTimes,
     SizeOnly,
@@ -313,9 +315,9 @@ pub static OPTIONS: &[OptRow] = &[
     noop("no-munge-links"),
     no("copy-dirlinks", 'k', N),
     no("keep-dirlinks", 'K', N),
-    no("hard-links", 'H', N),
-    noop("no-hard-links"),
-    noop("no-H"),
+    imp("hard-links", 'H', N, O::HardLinks),
+    imp("no-hard-links", '\0', N, O::NoHardLinks),
+    imp("no-H", '\0', N, O::NoHardLinks),
     imp("relative", 'R', N, O::Relative),
     imp("no-relative", '\0', N, O::NoRelative),
     imp("no-R", '\0', N, O::NoRelative),
@@ -566,7 +568,10 @@ mod tests {
         assert_eq!(find_long(b"log-format").unwrap().id, OptId::OutFormat);
         assert_eq!(find_long(b"del").unwrap().id, OptId::DeleteDuring);
         assert!(find_short(b'Y').is_none());
-        assert_eq!(find_long(b"hard-links").unwrap().status, Status::Refused);
+        assert_eq!(
+            find_long(b"hard-links").unwrap().status,
+            Status::Implemented
+        );
         assert_eq!(find_short(b'F').unwrap().display_name(), "-F");
     }
 }

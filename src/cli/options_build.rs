@@ -158,6 +158,8 @@ impl Builder {
             OptId::NoSpecials => o.specials = false,
             OptId::Links => o.links = true,
             OptId::NoLinks => o.links = false,
+            OptId::HardLinks => o.hard_links = o.hard_links.saturating_add(1),
+            OptId::NoHardLinks => o.hard_links = 0,
             OptId::IgnoreTimes => o.ignore_times = true,
             OptId::SizeOnly => o.size_only = true,
             OptId::OneFileSystem => o.one_file_system = o.one_file_system.saturating_add(1),

@@ -613,6 +613,7 @@ impl<'a> Builder<'a> {
             flags,
             dev: st.dev(),
             ino: st.ino(),
+            nlink: st.nlink(),
             ..FileEntry::default()
         };
         if e.mtime_nsec != 0 {

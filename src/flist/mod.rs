@@ -63,6 +63,11 @@ impl FileLists {
         }
     }
 
+    /// The ndx_start the next list added will get.
+    pub fn next_ndx_start(&self) -> i32 {
+        self.next_start
+    }
+
     /// Add a sorted list. `parent` is the dir_flist index it fills (-1 for
     /// the first list unless its first entry is ".").
     pub fn add(&mut self, entries: Vec<FileEntry>, parent: i32) -> &SubList {

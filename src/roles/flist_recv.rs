@@ -142,7 +142,9 @@ impl ListReceiver {
         read_count: &dyn Fn(&R) -> u64,
     ) -> Result<()> {
         let before = read_count(r);
+        self.dec.begin_list(lists.next_ndx_start());
         let entries = read_entries(ctx, r, &mut self.dec)?;
+        self.dec.forget_hlink_devs();
         let shape = self.dec.shape;
         if !ctx.opts.numeric_ids && !shape.inc_recurse {
             if shape.preserve_uid {
@@ -179,6 +181,7 @@ impl ListReceiver {
         if !lists.may_receive_list(dir_ndx) {
             return Err(Error::protocol(format!("Invalid dir index: {dir_ndx}")));
         }
+        self.dec.begin_list(lists.next_ndx_start());
         let entries = read_entries(ctx, r, &mut self.dec)?;
         let dir = lists.dir_flist[dir_ndx as usize].name.clone();
         // Every entry must lie directly in the list's directory.

@@ -37,6 +37,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
+#[path = "hlink.rs"]
+mod hlink;
+
 /// What the receiver thread tells the generator (upstream: the error pipe).
 #[derive(Debug)]
 pub enum RecvEvent {
@@ -119,6 +122,8 @@ pub struct Generator<'a, W: Write> {
     /// name of the list, built on first need (no incremental recursion).
     prior_dir: Vec<u8>,
     dir_names: Option<HashSet<Vec<u8>>>,
+    /// `-H`: hard-link groups (hlink.rs).
+    hlinks: Option<hlink::HlinkState>,
 }
 
 /// What a deletion pass did, in order.
@@ -161,6 +166,16 @@ impl<'a, W: Write> Generator<'a, W> {
         if dest.root_created {
             dir_created.insert(b".".to_vec());
         }
+        let mut lists = lists;
+        let hlinks = (opts.hard_links > 0 && !opts.list_only).then(|| {
+            let mut h = hlink::HlinkState::default();
+            let inc = lists.inc;
+            for l in lists.lists.iter_mut() {
+                // The first list was checked against its own start already.
+                let _ = h.match_list(l, inc);
+            }
+            h
+        });
         Generator {
             ctx,
             cur: lists.lists.front().map(|l| l.ndx_start),
@@ -199,6 +214,7 @@ impl<'a, W: Write> Generator<'a, W> {
             last_parent: None,
             prior_dir: Vec::new(),
             dir_names: None,
+            hlinks,
         }
     }
 
@@ -269,10 +285,18 @@ impl<'a, W: Write> Generator<'a, W> {
                         self.index_children(&entries);
                     }
                     self.lists.add(entries, parent);
+                    if let Some(h) = self.hlinks.as_mut() {
+                        if let Some(l) = self.lists.lists.back_mut() {
+                            h.match_list(l, true)?;
+                        }
+                    }
                 }
                 RecvEvent::FlistEof => self.lists.eof = true,
                 RecvEvent::Finished(ndx) => {
-                    if let Some(pos) = self.lists.list_pos(ndx) {
+                    if let Some(h) = self.hlinks.as_mut() {
+                        h.finished.push(ndx);
+                    }
+                    if let Some(pos) = self.lists.list_pos(ndx).filter(|_| self.lists.inc) {
                         self.lists.lists[pos].in_progress -= 1;
                     }
                 }
@@ -302,6 +326,7 @@ impl<'a, W: Write> Generator<'a, W> {
     /// NDX_DONE for every finished list the walk has left behind.
     fn check_finished(&mut self, check_redo: bool) -> Result<()> {
         loop {
+            self.finish_hlinks()?;
             if check_redo {
                 if let Some(ndx) = self.redo_queue.pop() {
                     self.recv_generator(ndx, true)?;
@@ -375,12 +400,28 @@ impl<'a, W: Write> Generator<'a, W> {
                 let l = &self.lists.lists[pos];
                 (l.entries.len() as i32, l.parent)
             };
+            if inc && self.hlinks.is_some() {
+                // -H looks ahead so that a group's last member is known
+                // before its first is handled (MIN_FILECNT_LOOKAHEAD / 2).
+                while !self.lists.eof
+                    && self
+                        .lists
+                        .lists
+                        .iter()
+                        .map(|l| l.entries.len())
+                        .sum::<usize>()
+                        < 500
+                {
+                    self.poll_events(true)?;
+                }
+            }
             if inc && parent >= 0 {
                 // The list's own directory, in full (ndx_start - 1).
                 self.recv_generator(start - 1, false)?;
             }
             for k in 0..len {
                 self.recv_generator(start + k, false)?;
+                self.hlink_after(start + k)?;
                 self.poll_events(false)?;
                 self.check_finished(false)?;
                 // Upstream's first maybe_flush_socket() fires once the
@@ -719,7 +760,20 @@ impl<'a, W: Write> Generator<'a, W> {
         file: &FileEntry,
         ndx: i32,
         st: Option<&fs::Metadata>,
+        iflags: u32,
+    ) -> Result<()> {
+        self.itemize_x(file, ndx, st, iflags, None)
+    }
+
+    /// itemize() with the name that follows ITEM_XNAME_FOLLOWS (a hard
+    /// link's leader; empty when the link was already there).
+    fn itemize_x(
+        &mut self,
+        file: &FileEntry,
+        ndx: i32,
+        st: Option<&fs::Metadata>,
         mut iflags: u32,
+        xname: Option<&[u8]>,
     ) -> Result<()> {
         let opts = &self.ctx.opts;
         if let Some(st) = st {
@@ -741,8 +795,10 @@ impl<'a, W: Write> Generator<'a, W> {
                 file.mtime_nsec,
                 opts.modify_window,
             );
+            let xname_ok =
+                iflags & item::XNAME_FOLLOWS == 0 || xname.is_some_and(|x| !x.is_empty());
             if keep_time && differs
-                || !keep_time && iflags & (item::TRANSFER | item::LOCAL_CHANGE) != 0
+                || !keep_time && iflags & (item::TRANSFER | item::LOCAL_CHANGE) != 0 && xname_ok
             {
                 iflags |= item::REPORT_TIME;
             }
@@ -764,16 +820,21 @@ impl<'a, W: Write> Generator<'a, W> {
         iflags &= 0xffff;
         let send = iflags & item::SIGNIFICANT != 0
             || self.ctx.out.info_name >= 2
-            || self.ctx.out.has_i > 1;
+            || self.ctx.out.has_i > 1
+            || xname.is_some_and(|x| !x.is_empty());
         if send && self.proto() >= 29 {
             if ndx >= 0 {
                 self.codec.write(self.w, ndx)?;
             }
             write_shortint(self.w, iflags as u16)?;
+            if iflags & item::XNAME_FOLLOWS != 0 {
+                write_vstring(self.w, xname.unwrap_or(b""))?;
+            }
         } else if send && ndx >= 0 && !self.ctx.am_server && self.ctx.out.has_i > 0 {
             // Below protocol 29 nothing but transfers travels: a client
             // generator logs its own items (generator.c itemize()).
-            self.ctx.out.log_item(&self.ctx.log, file, iflags, None);
+            let x = xname.filter(|x| !x.is_empty());
+            self.ctx.out.log_item(&self.ctx.log, file, iflags, x);
         }
         Ok(())
     }
@@ -967,14 +1028,20 @@ impl<'a, W: Write> Generator<'a, W> {
                 e.mode = file.mode;
             }
         }
+        let hlinked = self.hlinks.is_some() && file.flags & FLAG_HLINKED != 0;
+        if hlinked && self.hard_link_check(ndx_i, &fname, st.as_ref())? {
+            return Ok(());
+        }
         let ftype = file.file_type().unwrap_or(FileType::Regular);
         if ftype == FileType::Symlink && opts.links {
-            return self.gen_symlink(ndx_i, &file, &fname, st, stype);
+            self.gen_symlink(ndx_i, &file, &fname, st, stype)?;
+            return self.finish_hard_link(ndx_i);
         }
         if (ftype.is_device() && opts.devices && self.attr.am_root)
             || (ftype.is_special() && opts.specials)
         {
-            return self.gen_special(ndx_i, &file, &fname, st, stype);
+            self.gen_special(ndx_i, &file, &fname, st, stype)?;
+            return self.finish_hard_link(ndx_i);
         }
         if ftype != FileType::Regular {
             if self.ctx.out.info_nonreg >= 1 {
@@ -1018,8 +1085,11 @@ impl<'a, W: Write> Generator<'a, W> {
                     Err(e) => self.attr_error(&fname, e),
                 }
                 self.itemize(&file, ndx_i, Some(m), 0)?;
-                return Ok(());
+                return self.finish_hard_link(ndx_i);
             }
+        }
+        if st.is_none() && hlinked && self.hlink_defer(ndx_i) {
+            return Ok(());
         }
         // Request the file (notify_others). A list is finished only when
         // every file requested from it is (cur_flist->in_progress).
@@ -1028,6 +1098,9 @@ impl<'a, W: Write> Generator<'a, W> {
                 self.lists.lists[p].in_progress += 1;
             }
         }
+        if hlinked {
+            self.hlink_sending(ndx_i);
+        }
         self.codec.write(self.w, ndx_i)?;
         let mut iflags = item::TRANSFER;
         if opts.checksum {
@@ -1035,7 +1108,7 @@ impl<'a, W: Write> Generator<'a, W> {
         }
         self.itemize(&file, -1, st.as_ref(), iflags)?;
         if opts.dry_run {
-            return Ok(());
+            return self.finish_hard_link(ndx_i);
         }
         let whole_file = opts.whole_file.unwrap_or(false);
         let basis_len = st.as_ref().map(|m| m.size() as i64).unwrap_or(0);

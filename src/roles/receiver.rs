@@ -177,7 +177,7 @@ impl<'a> Receiver<'a> {
             let fname = self.dest.path(&file.name);
             let inc = self.lists.inc;
             match self.receive_file(r, file, &fname, &head, &mut buf)? {
-                Outcome::Done if inc => {
+                Outcome::Done if inc || file.flags & crate::flist::entry::FLAG_HLINKED != 0 => {
                     let _ = self.events.send(RecvEvent::Finished(ndx));
                 }
                 Outcome::Done => {}

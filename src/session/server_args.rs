@@ -112,6 +112,9 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     if o.whole_file == Some(true) {
         f.push('W');
     }
+    for _ in 0..o.hard_links.min(2) {
+        f.push('H');
+    }
     if o.owner {
         f.push('o');
     }
