@@ -109,6 +109,13 @@ enum OptSet {
     /// `-a -i -0 --files-from=localhost:LIST`: the remote side reads the
     /// list (and forwards it to the pushing client's sender).
     FilesFromRemote,
+    /// `-a -i -H` over a destination holding parts of the link groups:
+    /// groups inside one directory and across directories (incremental
+    /// sub-lists), abbreviated and full entries, dev/ino pairs below 30.
+    HardLinks,
+    /// `-a -i -H --no-inc-recursive -n`: one list, and the dry-run path
+    /// of the generator's linking.
+    HardLinksDryRun,
 }
 
 impl OptSet {
@@ -131,6 +138,8 @@ impl OptSet {
             OptSet::Relative => "relative",
             OptSet::FilesFrom => "files_from",
             OptSet::FilesFromRemote => "files_from_remote",
+            OptSet::HardLinks => "hard_links",
+            OptSet::HardLinksDryRun => "hard_links_dry_run",
         }
     }
 
@@ -153,6 +162,8 @@ impl OptSet {
             OptSet::Relative => &["-a", "-i", "-R"],
             OptSet::FilesFrom => &["-a", "-i", "--files-from=ff-list"],
             OptSet::FilesFromRemote => &["-a", "-i", "-0", "--files-from=localhost:ff-list0"],
+            OptSet::HardLinks => &["-a", "-i", "-H"],
+            OptSet::HardLinksDryRun => &["-a", "-i", "-H", "--no-inc-recursive", "-n"],
         }
     }
 
@@ -201,6 +212,7 @@ impl OptSet {
             OptSet::Relative | OptSet::FilesFrom | OptSet::FilesFromRemote => {
                 scn.dst_mutated().with(add_name_lists)
             }
+            OptSet::HardLinks | OptSet::HardLinksDryRun => scn.dst_mutated().with(add_link_groups),
         }
     }
 }
@@ -228,6 +240,58 @@ fn add_big_file(setup: &Path) {
     // back (the values matter only in being fixed).
     set("src", 1_100_000_000, 0);
     set("dst", 1_000_000_000, 0);
+}
+
+/// Hard-link groups in `src/hl/`: three names across directories, a pair
+/// in one directory, four names in three directories; in `dst/hl/`, one
+/// member up to date, one unlinked copy, a changed pair still linked.
+fn add_link_groups(setup: &Path) {
+    for d in [
+        "src/hl/d1/deep",
+        "src/hl/d2",
+        "src/hl/d3",
+        "dst/hl/d2",
+        "dst/hl/d3",
+    ] {
+        fs::create_dir_all(setup.join(d)).unwrap();
+    }
+    let put = |p: &str, data: &str| fs::write(setup.join(p), data).unwrap();
+    let link = |a: &str, b: &str| fs::hard_link(setup.join(a), setup.join(b)).unwrap();
+    put("src/hl/a", "group of three\n");
+    link("src/hl/a", "src/hl/d1/b");
+    link("src/hl/a", "src/hl/d2/c");
+    put("src/hl/x", "pair\n");
+    link("src/hl/x", "src/hl/y");
+    put("src/hl/d3/p", "group of four\n");
+    link("src/hl/d3/p", "src/hl/d3/q");
+    link("src/hl/d3/p", "src/hl/d1/deep/r");
+    link("src/hl/d3/p", "src/hl/d1/deep/s");
+    put("dst/hl/a", "group of three\n");
+    put("dst/hl/d2/c", "group of three\n");
+    put("dst/hl/x", "older pair\n");
+    link("dst/hl/x", "dst/hl/y");
+    put("dst/hl/d3/q", "group of four\n");
+    let t = filetime::FileTime::from_unix_time(1_100_000_000, 0);
+    for p in [
+        "src/hl/a",
+        "src/hl/x",
+        "src/hl/d3/p",
+        "dst/hl/a",
+        "dst/hl/d2/c",
+        "dst/hl/d3/q",
+        "src/hl/d1/deep",
+        "src/hl/d1",
+        "src/hl/d2",
+        "src/hl/d3",
+        "src/hl",
+        "src",
+        "dst/hl/d2",
+        "dst/hl/d3",
+        "dst/hl",
+        "dst",
+    ] {
+        filetime::set_file_mtime(setup.join(p), t).unwrap();
+    }
 }
 
 /// A nested branch in `src/`, and `--files-from` lists (newline- and
@@ -555,6 +619,8 @@ interop_set!(compress_stats, CompressStats);
 interop_set!(relative, Relative);
 interop_set!(files_from, FilesFrom);
 interop_set!(files_from_remote, FilesFromRemote);
+interop_set!(hard_links, HardLinks);
+interop_set!(hard_links_dry_run, HardLinksDryRun);
 
 interop_test!(interop_gensync_client_push_archive, Client, Push, Archive);
 interop_test!(interop_gensync_client_push_delete, Client, Push, Delete);

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::tree::{self, Profile};
 
+mod hardlinks;
 mod relative;
 use crate::util::{self, Norm, Output, RunOpts};
 

@@ -24,8 +24,9 @@ use super::*;
 pub(super) struct Group {
     /// Members (ndx) in file-list order, as lists arrive.
     members: Vec<i32>,
-    /// The member that finished the group, once one has.
-    done: Option<i32>,
+    /// The name of the member that finished the group, once one has (kept
+    /// as a name: its list may be freed before later members arrive).
+    done: Option<Vec<u8>>,
     /// The member being transferred, and those waiting for it.
     sending: Option<i32>,
     waiting: Vec<i32>,
@@ -146,11 +147,8 @@ impl<'a, W: Write> Generator<'a, W> {
         };
         let h = self.hlinks.as_mut().expect("hlinked");
         let g = h.group_of(gnum);
-        if let Some(done) = g.done {
+        if let Some(leader) = g.done.clone() {
             h.settled.insert(ndx);
-            let Some(leader) = self.lists.get(done).map(|e| e.name.clone()) else {
-                return Ok(Check::Process);
-            };
             let lpath = self.dest.path(&leader);
             let lst = match fs::symlink_metadata(&lpath) {
                 Ok(m) => Some(m),
@@ -261,19 +259,19 @@ impl<'a, W: Write> Generator<'a, W> {
         };
         let h = self.hlinks.as_mut().expect("hlinked");
         h.settled.insert(ndx);
+        let Some(name) = self.lists.get(ndx).map(|e| e.name.clone()) else {
+            return Ok(());
+        };
         let g = h.group_of(gnum);
         if g.done.is_some() {
             return Ok(());
         }
-        g.done = Some(ndx);
+        g.done = Some(name.clone());
         g.sending = None;
         let mut todo = std::mem::take(&mut g.waiting);
         let mut put_off = std::mem::take(&mut g.deferred);
         put_off.reverse();
         todo.extend(put_off);
-        let Some(name) = self.lists.get(ndx).map(|e| e.name.clone()) else {
-            return Ok(());
-        };
         let path = self.dest.path(&name);
         let st = fs::symlink_metadata(&path).ok();
         for m in todo {
