@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::tree::{self, Profile};
 
 mod hardlinks;
+mod links;
 mod relative;
 use crate::util::{self, Norm, Output, RunOpts};
 

@@ -10,6 +10,7 @@
 pub mod build;
 pub mod entry;
 pub mod files_from;
+pub mod links;
 pub mod sort;
 
 use entry::FileEntry;

@@ -108,6 +108,15 @@ impl ListReceiver {
         if !ctx.opts.numeric_ids {
             self.ids.apply(&mut entries, self.am_root);
         }
+        if ctx.opts.munge_links {
+            // recv_file_entry(): a munging receiver stores every target
+            // behind the prefix.
+            for e in entries.iter_mut() {
+                if let Some(t) = e.link_target.as_mut() {
+                    crate::flist::links::munge(t);
+                }
+            }
+        }
         sort_and_clean(&mut entries, ctx.protocol(), true);
         if ctx.opts.relative {
             // `-R /abs/path`: the receiver's names lose their leading

@@ -945,7 +945,16 @@ impl<'a, W: Write> Generator<'a, W> {
         let st = if self.dry_missing_all || self.dry_missing_dir.is_some() {
             None
         } else {
-            match fs::symlink_metadata(&fname) {
+            // `-K`: a symlink to a directory stands for the directory.
+            match fs::symlink_metadata(&fname).map(|m| {
+                match m.file_type().is_symlink() && opts.keep_dirlinks && is_dir {
+                    true => fs::metadata(&fname)
+                        .ok()
+                        .filter(|t| t.is_dir())
+                        .unwrap_or(m),
+                    false => m,
+                }
+            }) {
                 Ok(m) => Some(m),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => None,
                 Err(e) => {
@@ -1034,6 +1043,20 @@ impl<'a, W: Write> Generator<'a, W> {
         }
         let ftype = file.file_type().unwrap_or(FileType::Regular);
         if ftype == FileType::Symlink && opts.links {
+            let target = file.link_target.as_deref().unwrap_or(b"");
+            if opts.safe_links && crate::flist::links::unsafe_symlink(target, &file.name) {
+                if self.ctx.out.info_name >= 1 {
+                    self.log(
+                        LogCode::Info,
+                        &format!(
+                            "ignoring unsafe symlink \"{}\" -> \"{}\"\n",
+                            String::from_utf8_lossy(&file.name),
+                            String::from_utf8_lossy(target)
+                        ),
+                    );
+                }
+                return Ok(());
+            }
             self.gen_symlink(ndx_i, &file, &fname, st, stype)?;
             return self.finish_hard_link(ndx_i);
         }
@@ -1581,7 +1604,10 @@ impl<'a, W: Write> Generator<'a, W> {
                 e.mtime_nsec,
                 self.ctx.opts.modify_window,
             );
-            if m.is_dir() && differs {
+            // `-K`: a kept symlink gets the directory's time itself, as
+            // upstream's non-following stat and set-times do.
+            let kept = self.ctx.opts.keep_dirlinks && m.file_type().is_symlink();
+            if (m.is_dir() || kept) && differs {
                 let _ = set_file_attrs(&p, e, Some(&m), &self.attr, true);
             }
         }

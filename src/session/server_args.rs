@@ -103,11 +103,20 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     if o.dirs_explicit || (o.dirs && !o.recursive && (o.list_only || (o.deleting() && am_sender))) {
         f.push('d');
     }
+    if am_sender && o.keep_dirlinks {
+        f.push('K');
+    }
     if am_sender && o.prune_empty_dirs {
         f.push('m');
     }
     if am_sender && o.omit_dir_times {
         f.push('O');
+    }
+    if !am_sender && o.copy_links {
+        f.push('L');
+    }
+    if !am_sender && o.copy_dirlinks {
+        f.push('k');
     }
     if o.whole_file == Some(true) {
         f.push('W');
@@ -288,6 +297,12 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     }
     if o.ignore_errors {
         args.push("--ignore-errors".into());
+    }
+    if o.copy_unsafe_links {
+        args.push("--copy-unsafe-links".into());
+    }
+    if o.safe_links {
+        args.push("--safe-links".into());
     }
     if o.numeric_ids {
         args.push("--numeric-ids".into());
