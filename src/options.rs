@@ -47,6 +47,18 @@ pub struct Options {
     pub munge_links: bool,
     pub copy_dirlinks: bool,
     pub keep_dirlinks: bool,
+    /// `--chmod` clauses (chmod_modes), applied by the side that reads or
+    /// builds the list.
+    pub chmod: Option<crate::flist::chmod::ChmodList>,
+    /// `-E` (preserve_executability).
+    pub executability: bool,
+    /// `-J` (omit_link_times).
+    pub omit_link_times: bool,
+    /// `--open-noatime`.
+    pub open_noatime: bool,
+    /// `--super` (Some(true)) / `--no-super` (Some(false)); None: am_root
+    /// is whether we run as root.
+    pub super_user: Option<bool>,
     pub perms: bool,
     pub times: bool,
     pub owner: bool,
@@ -172,6 +184,14 @@ pub struct Options {
     pub operands: Vec<OsString>,
 }
 
+impl Options {
+    /// upstream am_root: root unless `--no-super`, or `--super` anyway.
+    pub fn am_root(&self) -> bool {
+        self.super_user
+            .unwrap_or_else(|| nix::unistd::geteuid().is_root())
+    }
+}
+
 impl Default for Options {
     fn default() -> Options {
         Options {
@@ -186,6 +206,11 @@ impl Default for Options {
             munge_links: false,
             copy_dirlinks: false,
             keep_dirlinks: false,
+            chmod: None,
+            executability: false,
+            omit_link_times: false,
+            open_noatime: false,
+            super_user: None,
             perms: false,
             times: false,
             owner: false,

@@ -116,6 +116,12 @@ enum OptSet {
     /// `-a -i -H --no-inc-recursive -n`: one list, and the dry-run path
     /// of the generator's linking.
     HardLinksDryRun,
+    /// `-a -i -L`: the sender copies referents (forwarded as `L` when
+    /// pulling).
+    CopyLinks,
+    /// `-a -i --safe-links --copy-unsafe-links -k`: long options that
+    /// travel both ways, `k` when pulling.
+    SafeLinks,
 }
 
 impl OptSet {
@@ -140,6 +146,8 @@ impl OptSet {
             OptSet::FilesFromRemote => "files_from_remote",
             OptSet::HardLinks => "hard_links",
             OptSet::HardLinksDryRun => "hard_links_dry_run",
+            OptSet::CopyLinks => "copy_links",
+            OptSet::SafeLinks => "safe_links",
         }
     }
 
@@ -164,6 +172,8 @@ impl OptSet {
             OptSet::FilesFromRemote => &["-a", "-i", "-0", "--files-from=localhost:ff-list0"],
             OptSet::HardLinks => &["-a", "-i", "-H"],
             OptSet::HardLinksDryRun => &["-a", "-i", "-H", "--no-inc-recursive", "-n"],
+            OptSet::CopyLinks => &["-a", "-i", "-L"],
+            OptSet::SafeLinks => &["-a", "-i", "--safe-links", "--copy-unsafe-links", "-k"],
         }
     }
 
@@ -213,6 +223,7 @@ impl OptSet {
                 scn.dst_mutated().with(add_name_lists)
             }
             OptSet::HardLinks | OptSet::HardLinksDryRun => scn.dst_mutated().with(add_link_groups),
+            OptSet::CopyLinks | OptSet::SafeLinks => scn.dst_mutated().with(add_symlinks),
         }
     }
 }
@@ -290,6 +301,26 @@ fn add_link_groups(setup: &Path) {
         "dst/hl",
         "dst",
     ] {
+        filetime::set_file_mtime(setup.join(p), t).unwrap();
+    }
+}
+
+/// Symlinks of every kind the link options tell apart: to a file, to a
+/// directory, relative ones climbing out of the tree, an absolute one.
+fn add_symlinks(setup: &Path) {
+    use std::os::unix::fs::symlink;
+    fs::create_dir_all(setup.join("src/ln/d")).unwrap();
+    fs::create_dir_all(setup.join("outside")).unwrap();
+    fs::write(setup.join("src/ln/f"), "file\n").unwrap();
+    fs::write(setup.join("src/ln/d/g"), "in d\n").unwrap();
+    fs::write(setup.join("outside/o"), "outside\n").unwrap();
+    symlink("f", setup.join("src/ln/lf")).unwrap();
+    symlink("d", setup.join("src/ln/ld")).unwrap();
+    symlink("../../outside/o", setup.join("src/ln/up")).unwrap();
+    symlink("../../../outside/o", setup.join("src/ln/d/up2")).unwrap();
+    symlink("/etc/passwd", setup.join("src/ln/abs")).unwrap();
+    let t = filetime::FileTime::from_unix_time(1_100_000_000, 0);
+    for p in ["src/ln/f", "src/ln/d/g", "src/ln/d", "src/ln", "src"] {
         filetime::set_file_mtime(setup.join(p), t).unwrap();
     }
 }
@@ -621,6 +652,8 @@ interop_set!(files_from, FilesFrom);
 interop_set!(files_from_remote, FilesFromRemote);
 interop_set!(hard_links, HardLinks);
 interop_set!(hard_links_dry_run, HardLinksDryRun);
+interop_set!(copy_links, CopyLinks);
+interop_set!(safe_links, SafeLinks);
 
 interop_test!(interop_gensync_client_push_archive, Client, Push, Archive);
 interop_test!(interop_gensync_client_push_delete, Client, Push, Delete);

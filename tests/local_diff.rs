@@ -10,6 +10,7 @@ use crate::tree::{self, Profile};
 
 mod hardlinks;
 mod links;
+mod metadata;
 mod relative;
 use crate::util::{self, Norm, Output, RunOpts};
 

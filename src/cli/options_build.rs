@@ -165,6 +165,32 @@ impl Builder {
             OptId::NoMungeLinks => o.munge_links = false,
             OptId::CopyDirlinks => o.copy_dirlinks = true,
             OptId::KeepDirlinks => o.keep_dirlinks = true,
+            OptId::Chmod => {
+                let v = bytes_value(value);
+                let umask = crate::fsops::current_umask();
+                let list = o.chmod.get_or_insert_with(Default::default);
+                if list.parse_append(&v, umask).is_none() {
+                    return Err(Error::syntax(format!(
+                        "Invalid argument passed to --chmod ({})",
+                        String::from_utf8_lossy(&v)
+                    )));
+                }
+            }
+            OptId::Crtimes => {
+                let who = if o.server {
+                    "The server does not support"
+                } else {
+                    "This rsync does not support"
+                };
+                return Err(Error::syntax(format!("{who} --crtimes (-N)")));
+            }
+            OptId::Executability => o.executability = true,
+            OptId::OmitLinkTimes => o.omit_link_times = true,
+            OptId::NoOmitLinkTimes => o.omit_link_times = false,
+            OptId::OpenNoatime => o.open_noatime = true,
+            OptId::NoOpenNoatime => o.open_noatime = false,
+            OptId::Super => o.super_user = Some(true),
+            OptId::NoSuper => o.super_user = Some(false),
             OptId::HardLinks => o.hard_links = o.hard_links.saturating_add(1),
             OptId::NoHardLinks => o.hard_links = 0,
             OptId::IgnoreTimes => o.ignore_times = true,

@@ -593,6 +593,11 @@ impl<'a> Builder<'a> {
         if ftype != FileType::Dir {
             flags &= !(FLAG_CONTENT_DIR | FLAG_TOP_DIR);
         }
+        // `--chmod` on the sending side (make_file()).
+        let mode = match &opts.chmod {
+            Some(c) if ftype != FileType::Symlink => c.tweak(mode),
+            _ => mode,
+        };
         let mut e = FileEntry {
             name,
             mode,

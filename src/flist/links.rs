@@ -92,12 +92,20 @@ pub fn top_stat(
 /// Open a file the sender is about to read: a symlink-following option
 /// follows a leaf link (the list recorded its referent), otherwise a link
 /// raced in at the leaf is refused.
+/// `--open-noatime` adds O_NOATIME, so reading leaves the atime alone.
 pub fn open_source(opts: &Options, path: &Path) -> io::Result<fs::File> {
-    if follows_links(opts) {
-        fs::File::open(path)
-    } else {
-        crate::flist::build::open_nofollow(path)
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut flags = 0;
+    if !follows_links(opts) {
+        flags |= libc::O_NOFOLLOW;
     }
+    if opts.open_noatime {
+        flags |= libc::O_NOATIME;
+    }
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
 }
 
 /// Why a sender entry could not be stat()ed: with a link-following option,

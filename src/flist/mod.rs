@@ -8,6 +8,7 @@
 //! that list's directory: an entry of `dir_flist`, the list of all
 //! directories in the order both sides added them.
 pub mod build;
+pub mod chmod;
 pub mod entry;
 pub mod files_from;
 pub mod links;

@@ -89,7 +89,6 @@ pub fn read_entries<R: Read>(
 pub struct ListReceiver {
     pub dec: FlistDecoder,
     pub ids: IdMaps,
-    am_root: bool,
 }
 
 impl ListReceiver {
@@ -97,7 +96,6 @@ impl ListReceiver {
         ListReceiver {
             dec,
             ids: IdMaps::default(),
-            am_root: nix::unistd::geteuid().is_root(),
         }
     }
 
@@ -106,7 +104,7 @@ impl ListReceiver {
             self.ids.learn(user, id, &name);
         }
         if !ctx.opts.numeric_ids {
-            self.ids.apply(&mut entries, self.am_root);
+            self.ids.apply(&mut entries, ctx.opts.am_root());
         }
         if ctx.opts.munge_links {
             // recv_file_entry(): a munging receiver stores every target
@@ -114,6 +112,14 @@ impl ListReceiver {
             for e in entries.iter_mut() {
                 if let Some(t) = e.link_target.as_mut() {
                     crate::flist::links::munge(t);
+                }
+            }
+        }
+        if let Some(c) = ctx.opts.chmod.as_ref() {
+            // A receiving client applies its own --chmod (recv_file_entry()).
+            for e in entries.iter_mut() {
+                if !e.is_symlink() && e.mode != 0 {
+                    e.mode = c.tweak(e.mode);
                 }
             }
         }

@@ -156,7 +156,7 @@ impl<'a, W: Write> Generator<'a, W> {
         msgs: Option<&'a Receiver<(MsgCode, Vec<u8>)>>,
     ) -> Self {
         let opts = &ctx.opts;
-        let am_root = nix::unistd::geteuid().is_root();
+        let am_root = opts.am_root();
         let delete_mode = match opts.delete_mode {
             DeleteMode::Auto if ctx.protocol() < 30 => DeleteMode::Before,
             DeleteMode::Auto => DeleteMode::During,
@@ -782,6 +782,8 @@ impl<'a, W: Write> Generator<'a, W> {
                 false
             } else if ft == Some(FileType::Dir) {
                 !opts.omit_dir_times
+            } else if ft == Some(FileType::Symlink) {
+                !opts.omit_link_times
             } else {
                 true
             };
@@ -805,6 +807,12 @@ impl<'a, W: Write> Generator<'a, W> {
             if ft != Some(FileType::Symlink)
                 && opts.perms
                 && st.mode() & 0o7777 != file.mode & 0o7777
+            {
+                iflags |= item::REPORT_PERMS;
+            } else if ft != Some(FileType::Symlink)
+                && !opts.perms
+                && opts.executability
+                && (st.mode() & 0o111 != 0) != (file.mode & 0o111 != 0)
             {
                 iflags |= item::REPORT_PERMS;
             }
@@ -1027,12 +1035,18 @@ impl<'a, W: Write> Generator<'a, W> {
         let mut file = file;
         if !opts.perms {
             let exists = st.is_some() && stype != Some(FileType::Dir);
-            file.mode = dest_mode(
-                file.mode,
-                st.as_ref().map(|m| m.mode()).unwrap_or(0),
-                self.dflt_perms,
-                exists,
-            );
+            let stat_mode = st.as_ref().map(|m| m.mode()).unwrap_or(0);
+            file.mode = dest_mode(file.mode, stat_mode, self.dflt_perms, exists);
+            if exists && opts.executability && file.is_reg() {
+                // `-E`: executable where the sender's file is (rsync.c
+                // dest_mode()).
+                let sent = self.lists.get(ndx_i).map(|e| e.mode).unwrap_or(0);
+                if sent & 0o111 == 0 {
+                    file.mode &= !0o111;
+                } else if stat_mode & 0o111 == 0 {
+                    file.mode |= (file.mode & 0o444) >> 2;
+                }
+            }
             if let Some(e) = self.lists.get_mut(ndx_i) {
                 e.mode = file.mode;
             }
@@ -1057,7 +1071,12 @@ impl<'a, W: Write> Generator<'a, W> {
                 }
                 return Ok(());
             }
-            self.gen_symlink(ndx_i, &file, &fname, st, stype)?;
+            // `-J`: symlink times are left alone.
+            let times = self.attr.times;
+            self.attr.times &= !opts.omit_link_times;
+            let r = self.gen_symlink(ndx_i, &file, &fname, st, stype);
+            self.attr.times = times;
+            r?;
             return self.finish_hard_link(ndx_i);
         }
         if (ftype.is_device() && opts.devices && self.attr.am_root)

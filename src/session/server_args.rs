@@ -112,6 +112,9 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     if am_sender && o.omit_dir_times {
         f.push('O');
     }
+    if am_sender && o.omit_link_times {
+        f.push('J');
+    }
     if !am_sender && o.copy_links {
         f.push('L');
     }
@@ -138,6 +141,8 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     }
     if o.perms {
         f.push('p');
+    } else if o.executability && am_sender {
+        f.push('E');
     }
     if o.recursive {
         f.push('r');
@@ -256,6 +261,9 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
         if o.force {
             args.push("--force".into());
         }
+        if o.super_user == Some(true) {
+            args.push("--super".into());
+        }
         if o.size_only {
             args.push("--size-only".into());
         }
@@ -339,6 +347,9 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     // Upstream checks its own highest protocol here, not the negotiated one.
     if o.relative && !o.implied_dirs && (!am_sender || o.protocol.unwrap_or(32) >= 30) {
         args.push("--no-implied-dirs".into());
+    }
+    if o.open_noatime {
+        args.push("--open-noatime".into());
     }
     if o.mkpath && am_sender {
         args.push("--mkpath".into());
