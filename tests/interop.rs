@@ -116,11 +116,14 @@ enum OptSet {
     /// `-a -i -H --no-inc-recursive -n`: one list, and the dry-run path
     /// of the generator's linking.
     HardLinksDryRun,
-    /// `-a -i -L`: the sender copies referents (forwarded as `L` when
-    /// pulling).
+    /// `-a -i -L` on `src/ln/` (the generated tree has a symlink loop):
+    /// the sender copies referents (forwarded as `L` when pulling).
     CopyLinks,
-    /// `-a -i --safe-links --copy-unsafe-links -k`: long options that
-    /// travel both ways, `k` when pulling.
+    /// `-a -i -k` on `src/ln/`: links to directories become directories
+    /// (`k` when pulling).
+    CopyDirlinks,
+    /// `-a -i --safe-links --copy-unsafe-links`: long options that travel
+    /// both ways.
     SafeLinks,
 }
 
@@ -147,6 +150,7 @@ impl OptSet {
             OptSet::HardLinks => "hard_links",
             OptSet::HardLinksDryRun => "hard_links_dry_run",
             OptSet::CopyLinks => "copy_links",
+            OptSet::CopyDirlinks => "copy_dirlinks",
             OptSet::SafeLinks => "safe_links",
         }
     }
@@ -173,7 +177,8 @@ impl OptSet {
             OptSet::HardLinks => &["-a", "-i", "-H"],
             OptSet::HardLinksDryRun => &["-a", "-i", "-H", "--no-inc-recursive", "-n"],
             OptSet::CopyLinks => &["-a", "-i", "-L"],
-            OptSet::SafeLinks => &["-a", "-i", "--safe-links", "--copy-unsafe-links", "-k"],
+            OptSet::CopyDirlinks => &["-a", "-i", "-k"],
+            OptSet::SafeLinks => &["-a", "-i", "--safe-links", "--copy-unsafe-links"],
         }
     }
 
@@ -187,6 +192,12 @@ impl OptSet {
             ],
             (OptSet::Relative, Direction::Pull) => {
                 vec![format!("localhost:{r}/./src/deep/er/est"), "dst/".into()]
+            }
+            (OptSet::CopyLinks | OptSet::CopyDirlinks, Direction::Push) => {
+                vec!["src/ln/".into(), format!("localhost:{r}/dst/")]
+            }
+            (OptSet::CopyLinks | OptSet::CopyDirlinks, Direction::Pull) => {
+                vec![format!("localhost:{r}/src/ln/"), "dst/".into()]
             }
             (_, Direction::Push) => vec!["src/".into(), format!("localhost:{r}/dst/")],
             (_, Direction::Pull) => vec![format!("localhost:{r}/src/"), "dst/".into()],
@@ -223,7 +234,9 @@ impl OptSet {
                 scn.dst_mutated().with(add_name_lists)
             }
             OptSet::HardLinks | OptSet::HardLinksDryRun => scn.dst_mutated().with(add_link_groups),
-            OptSet::CopyLinks | OptSet::SafeLinks => scn.dst_mutated().with(add_symlinks),
+            OptSet::CopyLinks | OptSet::CopyDirlinks | OptSet::SafeLinks => {
+                scn.dst_mutated().with(add_symlinks)
+            }
         }
     }
 }
@@ -653,6 +666,7 @@ interop_set!(files_from_remote, FilesFromRemote);
 interop_set!(hard_links, HardLinks);
 interop_set!(hard_links_dry_run, HardLinksDryRun);
 interop_set!(copy_links, CopyLinks);
+interop_set!(copy_dirlinks, CopyDirlinks);
 interop_set!(safe_links, SafeLinks);
 
 interop_test!(interop_gensync_client_push_archive, Client, Push, Archive);
