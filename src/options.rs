@@ -59,6 +59,12 @@ pub struct Options {
     /// `--super` (Some(true)) / `--no-super` (Some(false)); None: am_root
     /// is whether we run as root.
     pub super_user: Option<bool>,
+    /// `--usermap` / `--groupmap` (`--chown=U:G` becomes `*:U` / `*:G`),
+    /// with whether `--chown` made them.
+    pub usermap: Option<Vec<u8>>,
+    pub groupmap: Option<Vec<u8>>,
+    pub usermap_via_chown: bool,
+    pub groupmap_via_chown: bool,
     pub perms: bool,
     pub times: bool,
     pub owner: bool,
@@ -211,6 +217,10 @@ impl Default for Options {
             omit_link_times: false,
             open_noatime: false,
             super_user: None,
+            usermap: None,
+            groupmap: None,
+            usermap_via_chown: false,
+            groupmap_via_chown: false,
             perms: false,
             times: false,
             owner: false,

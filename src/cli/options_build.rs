@@ -184,6 +184,74 @@ impl Builder {
                 };
                 return Err(Error::syntax(format!("{who} --crtimes (-N)")));
             }
+            OptId::Usermap | OptId::Groupmap => {
+                let user = row.id == OptId::Usermap;
+                let (map, via, what) = if user {
+                    (&mut o.usermap, &mut o.usermap_via_chown, "usermap")
+                } else {
+                    (&mut o.groupmap, &mut o.groupmap_via_chown, "groupmap")
+                };
+                if map.is_some() {
+                    return Err(Error::syntax(if *via {
+                        format!("--{what} conflicts with prior --chown.")
+                    } else {
+                        format!("You can only specify --{what} once.")
+                    }));
+                }
+                let v = bytes_value(value);
+                if !self.o.server {
+                    crate::flist::idmap::NameMap::check(&v, user)
+                        .map_err(|m| Error::bare(crate::error::ExitCode::SYNTAX, m))?;
+                }
+                let o = &mut self.o;
+                let (map, via) = if user {
+                    (&mut o.usermap, &mut o.usermap_via_chown)
+                } else {
+                    (&mut o.groupmap, &mut o.groupmap_via_chown)
+                };
+                *map = Some(v);
+                *via = false;
+                if user {
+                    o.owner = true;
+                } else {
+                    o.group = true;
+                }
+            }
+            OptId::Chown => {
+                let v = bytes_value(value);
+                let (u, g) = match memchr::memchr(b':', &v) {
+                    Some(i) => (&v[..i], Some(&v[i + 1..])),
+                    None => (&v[..], None),
+                };
+                if !u.is_empty() {
+                    if o.usermap.is_some() {
+                        return Err(Error::syntax(if o.usermap_via_chown {
+                            "You can only specify a user-affecting --chown once."
+                        } else {
+                            "--chown conflicts with prior --usermap."
+                        }));
+                    }
+                    let mut m = b"*:".to_vec();
+                    m.extend_from_slice(u);
+                    o.usermap = Some(m);
+                    o.usermap_via_chown = true;
+                    o.owner = true;
+                }
+                if let Some(g) = g.filter(|g| !g.is_empty()) {
+                    if o.groupmap.is_some() {
+                        return Err(Error::syntax(if o.groupmap_via_chown {
+                            "You can only specify a group-affecting --chown once."
+                        } else {
+                            "--chown conflicts with prior --groupmap."
+                        }));
+                    }
+                    let mut m = b"*:".to_vec();
+                    m.extend_from_slice(g);
+                    o.groupmap = Some(m);
+                    o.groupmap_via_chown = true;
+                    o.group = true;
+                }
+            }
             OptId::Executability => o.executability = true,
             OptId::OmitLinkTimes => o.omit_link_times = true,
             OptId::NoOmitLinkTimes => o.omit_link_times = false,

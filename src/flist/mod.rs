@@ -11,6 +11,7 @@ pub mod build;
 pub mod chmod;
 pub mod entry;
 pub mod files_from;
+pub mod idmap;
 pub mod links;
 pub mod sort;
 

@@ -316,6 +316,12 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
         args.push("--numeric-ids".into());
     }
     if am_sender {
+        for (name, map) in [("--usermap", &o.usermap), ("--groupmap", &o.groupmap)] {
+            if let Some(m) = map {
+                let a = safe_arg(ArgKind::Opt(name), m, o, am_sender);
+                args.push(String::from_utf8_lossy(&a).into_owned());
+            }
+        }
         if o.ignore_existing {
             args.push("--ignore-existing".into());
         }

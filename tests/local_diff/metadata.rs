@@ -217,3 +217,136 @@ meta_test!(
     "dst/"
 );
 meta_test!(meta_no_crtimes, fresh, "-ai", "--no-N", "src/", "dst/");
+
+/// Files owned by a few different users and groups, for the maps.
+fn owned(setup: &Path) {
+    let chown = |p: &str, u: u32, g: u32| {
+        std::os::unix::fs::lchown(setup.join(p), Some(u), Some(g)).unwrap();
+    };
+    chown("src/exe", 1, 1);
+    chown("src/plain", 2, 2);
+    chown("src/private", 0, 0);
+    chown("src/odd", 1, 2);
+    chown("src/link", 2, 1);
+}
+
+fn owned_tree(name: &str) -> Scenario {
+    Scenario::new(name).with(src_tree).with(owned)
+}
+
+meta_test!(
+    meta_chown,
+    owned_tree,
+    "-ai",
+    "--chown=nobody:nogroup",
+    "src/",
+    "dst/"
+);
+meta_test!(
+    meta_chown_user_only,
+    owned_tree,
+    "-ai",
+    "--chown=bin",
+    "src/",
+    "dst/"
+);
+meta_test!(
+    meta_chown_group_only,
+    owned_tree,
+    "-ai",
+    "--chown=:daemon",
+    "src/",
+    "dst/"
+);
+meta_test!(
+    meta_chown_implies_og,
+    owned_tree,
+    "-rti",
+    "--chown=daemon:bin",
+    "src/",
+    "dst/"
+);
+meta_test!(
+    meta_usermap_names,
+    owned_tree,
+    "-ai",
+    "--usermap=daemon:bin,bin:daemon",
+    "src/",
+    "dst/"
+);
+meta_test!(
+    meta_usermap_wild,
+    owned_tree,
+    "-ai",
+    "--usermap=d*:nobody,*:65534",
+    "src/",
+    "dst/"
+);
+meta_test!(
+    meta_usermap_range,
+    owned_tree,
+    "-ai",
+    "--usermap=1-2:3,0:bin",
+    "src/",
+    "dst/"
+);
+meta_test!(
+    meta_groupmap_numeric,
+    owned_tree,
+    "-ai",
+    "--numeric-ids",
+    "--groupmap=1:2,2-5:nogroup",
+    "src/",
+    "dst/"
+);
+meta_test!(
+    meta_usermap_twice,
+    owned_tree,
+    "-ai",
+    "--usermap=a:b",
+    "--usermap=c:d",
+    "src/",
+    "dst/"
+);
+meta_test!(
+    meta_chown_then_usermap,
+    owned_tree,
+    "-ai",
+    "--chown=bin",
+    "--usermap=a:b",
+    "src/",
+    "dst/"
+);
+meta_test!(
+    meta_usermap_no_colon,
+    owned_tree,
+    "-ai",
+    "--usermap=bin",
+    "src/",
+    "dst/"
+);
+meta_test!(
+    meta_usermap_bad_number,
+    owned_tree,
+    "-ai",
+    "--usermap=1-:bin",
+    "src/",
+    "dst/"
+);
+meta_test!(
+    meta_usermap_unknown,
+    owned_tree,
+    "-ai",
+    "--usermap=bin:no-such-user-x",
+    "src/",
+    "dst/"
+);
+meta_test!(
+    meta_chown_no_inc,
+    owned_tree,
+    "-ai",
+    "--no-i-r",
+    "--chown=nobody:nogroup",
+    "src/",
+    "dst/"
+);
