@@ -125,6 +125,12 @@ enum OptSet {
     /// `-a -i --safe-links --copy-unsafe-links`: long options that travel
     /// both ways.
     SafeLinks,
+    /// `-a -i --chown=nobody:nogroup` over an older destination: the maps
+    /// travel to a receiving server, a receiving client applies its own.
+    Chown,
+    /// `-a -i --chmod=go-w,Dg+s -J`: the sending side's chmod (a receiving
+    /// client's when pulling), `J` to a receiving server.
+    ChmodOmitLinkTimes,
 }
 
 impl OptSet {
@@ -152,6 +158,8 @@ impl OptSet {
             OptSet::CopyLinks => "copy_links",
             OptSet::CopyDirlinks => "copy_dirlinks",
             OptSet::SafeLinks => "safe_links",
+            OptSet::Chown => "chown",
+            OptSet::ChmodOmitLinkTimes => "chmod_omit_link_times",
         }
     }
 
@@ -179,6 +187,8 @@ impl OptSet {
             OptSet::CopyLinks => &["-a", "-i", "-L"],
             OptSet::CopyDirlinks => &["-a", "-i", "-k"],
             OptSet::SafeLinks => &["-a", "-i", "--safe-links", "--copy-unsafe-links"],
+            OptSet::Chown => &["-a", "-i", "--chown=nobody:nogroup"],
+            OptSet::ChmodOmitLinkTimes => &["-a", "-i", "--chmod=go-w,Dg+s", "-J"],
         }
     }
 
@@ -234,6 +244,7 @@ impl OptSet {
                 scn.dst_mutated().with(add_name_lists)
             }
             OptSet::HardLinks | OptSet::HardLinksDryRun => scn.dst_mutated().with(add_link_groups),
+            OptSet::Chown | OptSet::ChmodOmitLinkTimes => scn.dst_mutated(),
             OptSet::CopyLinks | OptSet::CopyDirlinks | OptSet::SafeLinks => {
                 scn.dst_mutated().with(add_symlinks)
             }
@@ -667,6 +678,8 @@ interop_set!(hard_links, HardLinks);
 interop_set!(hard_links_dry_run, HardLinksDryRun);
 interop_set!(copy_links, CopyLinks);
 interop_set!(copy_dirlinks, CopyDirlinks);
+interop_set!(chown, Chown);
+interop_set!(chmod_omit_link_times, ChmodOmitLinkTimes);
 interop_set!(safe_links, SafeLinks);
 
 interop_test!(interop_gensync_client_push_archive, Client, Push, Archive);

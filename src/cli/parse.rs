@@ -533,12 +533,11 @@ mod tests {
     #[test]
     fn refused_options() {
         for (args, name) in [
-            (&["-H", "a", "b"][..], "--hard-links"),
-            (&["-avH", "a", "b"][..], "--hard-links"),
-            (&["--hard-links", "a", "b"][..], "--hard-links"),
+            (&["-U", "a", "b"][..], "--atimes"),
+            (&["-avU", "a", "b"][..], "--atimes"),
+            (&["--atimes", "a", "b"][..], "--atimes"),
             (&["-S", "a", "b"][..], "--sparse"),
             (&["-8", "a", "b"][..], "--8-bit-output"),
-            (&["--chmod=u+x", "a", "b"][..], "--chmod"),
             (
                 &["--remove-sent-files", "a", "b"][..],
                 "--remove-sent-files",
@@ -1007,8 +1006,8 @@ mod tests {
         );
         assert_eq!(err_msg(&["--bogus", "--server"]), "--bogus: unknown option");
         assert_eq!(
-            err_msg(&["--server", "--sender", "-H", ".", "x"]),
-            "on remote machine: --hard-links: option not yet supported by gensync"
+            err_msg(&["--server", "--sender", "-U", ".", "x"]),
+            "on remote machine: --atimes: option not yet supported by gensync"
         );
         assert_eq!(
             err_msg(&["--sender", "--server", ".", "x"]),

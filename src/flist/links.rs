@@ -211,8 +211,10 @@ mod tests {
 
     #[test]
     fn munging() {
-        let mut o = Options::default();
-        o.munge_links = true;
+        let o = Options {
+            munge_links: true,
+            ..Options::default()
+        };
         let mut t = b"/rsyncd-munged/etc".to_vec();
         unmunge(&o, &mut t);
         assert_eq!(t, b"etc");

@@ -804,16 +804,13 @@ impl<'a, W: Write> Generator<'a, W> {
             {
                 iflags |= item::REPORT_TIME;
             }
-            if ft != Some(FileType::Symlink)
-                && opts.perms
-                && st.mode() & 0o7777 != file.mode & 0o7777
-            {
-                iflags |= item::REPORT_PERMS;
-            } else if ft != Some(FileType::Symlink)
-                && !opts.perms
-                && opts.executability
-                && (st.mode() & 0o111 != 0) != (file.mode & 0o111 != 0)
-            {
+            // `-E` without `-p` reports only a change of executability.
+            let perms_differ = if opts.perms {
+                st.mode() & 0o7777 != file.mode & 0o7777
+            } else {
+                opts.executability && (st.mode() & 0o111 != 0) != (file.mode & 0o111 != 0)
+            };
+            if ft != Some(FileType::Symlink) && perms_differ {
                 iflags |= item::REPORT_PERMS;
             }
             if opts.owner && self.attr.am_root && file.uid != st.uid() {
@@ -1122,11 +1119,28 @@ impl<'a, W: Write> Generator<'a, W> {
         }
         if let Some(m) = &st {
             if !redo && self.quick_check_ok(&file, &fname, m) {
+                let mut restat = None;
+                let mut extra = 0;
                 match set_file_attrs(&fname, &file, Some(m), &self.attr, opts.checksum) {
-                    Ok(u) => self.report_attrs(&file, u),
+                    Ok(u) => {
+                        // rsync.c set_file_attrs() re-stats after a chown of
+                        // a setuid/setgid file and itemizes what it saw then:
+                        // the new owner, and the bits the chown cleared
+                        // (setuid; setgid when group-executable).
+                        let owned = crate::fsops::UPDATED_OWNER | crate::fsops::UPDATED_GROUP;
+                        if u & owned != 0 && m.mode() & 0o6000 != 0 {
+                            restat = fs::symlink_metadata(&fname).ok();
+                            let sgid = if m.mode() & 0o010 != 0 { 0o2000 } else { 0 };
+                            let cleared = m.mode() & !(0o4000 | sgid);
+                            if opts.perms && cleared & 0o7777 != file.mode & 0o7777 {
+                                extra = item::REPORT_PERMS;
+                            }
+                        }
+                        self.report_attrs(&file, u)
+                    }
                     Err(e) => self.attr_error(&fname, e),
                 }
-                self.itemize(&file, ndx_i, Some(m), 0)?;
+                self.itemize(&file, ndx_i, Some(restat.as_ref().unwrap_or(m)), extra)?;
                 return self.finish_hard_link(ndx_i);
             }
         }
