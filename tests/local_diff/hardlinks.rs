@@ -193,3 +193,48 @@ hl_test!(
     "src/solo",
     "dst/"
 );
+
+// The generated trees (a pair and a triple across directories among many
+// other entries, an edited destination).
+fn generated(name: &str) -> Scenario {
+    super::fresh(name)
+}
+fn generated_mutated(name: &str) -> Scenario {
+    super::mutated(name)
+}
+fn generated_synced(name: &str) -> Scenario {
+    super::synced(name)
+}
+
+hl_test!(hardlinks_generated, generated, "-aHi", "src/", "dst/");
+hl_test!(
+    hardlinks_generated_mutated,
+    generated_mutated,
+    "-aHi",
+    "--delete",
+    "src/",
+    "dst/"
+);
+hl_test!(
+    hardlinks_generated_synced,
+    generated_synced,
+    "-aHii",
+    "src/",
+    "dst/"
+);
+hl_test!(
+    hardlinks_generated_proto29,
+    generated_mutated,
+    "-aHi",
+    "--protocol=29",
+    "src/",
+    "dst/"
+);
+hl_test!(
+    hardlinks_generated_stats,
+    generated_mutated,
+    "-aH",
+    "--stats",
+    "src/",
+    "dst/"
+);
