@@ -52,6 +52,8 @@ pub struct Options {
     pub chmod: Option<crate::flist::chmod::ChmodList>,
     /// `-E` (preserve_executability).
     pub executability: bool,
+    /// `-U` count (preserve_atimes; `-UU` also opens with O_NOATIME).
+    pub atimes: u8,
     /// `-J` (omit_link_times).
     pub omit_link_times: bool,
     /// `--open-noatime`.
@@ -214,6 +216,7 @@ impl Default for Options {
             keep_dirlinks: false,
             chmod: None,
             executability: false,
+            atimes: 0,
             omit_link_times: false,
             open_noatime: false,
             super_user: None,

@@ -253,6 +253,13 @@ impl Builder {
                 }
             }
             OptId::Executability => o.executability = true,
+            OptId::Atimes => {
+                o.atimes = o.atimes.saturating_add(1);
+                if o.atimes > 1 {
+                    o.open_noatime = true;
+                }
+            }
+            OptId::NoAtimes => o.atimes = 0,
             OptId::OmitLinkTimes => o.omit_link_times = true,
             OptId::NoOmitLinkTimes => o.omit_link_times = false,
             OptId::OpenNoatime => o.open_noatime = true,

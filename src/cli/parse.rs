@@ -533,9 +533,9 @@ mod tests {
     #[test]
     fn refused_options() {
         for (args, name) in [
-            (&["-U", "a", "b"][..], "--atimes"),
-            (&["-avU", "a", "b"][..], "--atimes"),
-            (&["--atimes", "a", "b"][..], "--atimes"),
+            (&["-X", "a", "b"][..], "--xattrs"),
+            (&["-avX", "a", "b"][..], "--xattrs"),
+            (&["--xattrs", "a", "b"][..], "--xattrs"),
             (&["-S", "a", "b"][..], "--sparse"),
             (&["-8", "a", "b"][..], "--8-bit-output"),
             (
@@ -1006,8 +1006,8 @@ mod tests {
         );
         assert_eq!(err_msg(&["--bogus", "--server"]), "--bogus: unknown option");
         assert_eq!(
-            err_msg(&["--server", "--sender", "-U", ".", "x"]),
-            "on remote machine: --atimes: option not yet supported by gensync"
+            err_msg(&["--server", "--sender", "-X", ".", "x"]),
+            "on remote machine: --xattrs: option not yet supported by gensync"
         );
         assert_eq!(
             err_msg(&["--sender", "--server", ".", "x"]),

@@ -610,6 +610,11 @@ impl<'a> Builder<'a> {
             dev: st.dev(),
             ino: st.ino(),
             nlink: st.nlink(),
+            atime: if opts.atimes > 0 && ftype != FileType::Dir {
+                st.atime()
+            } else {
+                0
+            },
             ..FileEntry::default()
         };
         if e.mtime_nsec != 0 {

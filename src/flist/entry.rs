@@ -65,6 +65,8 @@ pub struct FileEntry {
     pub size: i64,
     pub mtime: i64,
     pub mtime_nsec: u32,
+    /// `-U`: access time (seconds), non-directories only.
+    pub atime: i64,
     pub uid: u32,
     pub gid: u32,
     pub rdev_major: u32,

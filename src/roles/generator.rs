@@ -192,6 +192,7 @@ impl<'a, W: Write> Generator<'a, W> {
                 owner: opts.owner,
                 group: opts.group,
                 omit_dir_times: opts.omit_dir_times,
+                atimes: opts.atimes > 0,
                 am_root,
                 modify_window: opts.modify_window,
                 dry_run: opts.dry_run,
@@ -790,6 +791,12 @@ impl<'a, W: Write> Generator<'a, W> {
             if file.is_reg() && file.size != st.size() as i64 {
                 iflags |= item::REPORT_SIZE;
             }
+            if opts.atimes > 0
+                && !matches!(ft, Some(FileType::Dir | FileType::Symlink))
+                && st.atime() != file.atime
+            {
+                iflags |= item::REPORT_ATIME;
+            }
             let differs = !same_time(
                 st.mtime(),
                 st.mtime_nsec() as u32,
@@ -880,6 +887,19 @@ impl<'a, W: Write> Generator<'a, W> {
                 )
             };
             let mut line = line;
+            if opts.atimes > 0 && file.mode != 0 {
+                // `-U` adds an access-time column after the mtime (blank
+                // for directories), as list_file_entry() prints it.
+                let p = crate::report::list::size_width(opts.human_readable) + 31;
+                let at = if file.is_dir() {
+                    String::new()
+                } else {
+                    let off = crate::report::localtime::utc_offset(file.atime);
+                    crate::report::numbers::timestring(file.atime, off)
+                };
+                let col = format!(" {at:>19}");
+                line.splice(p.min(line.len())..p.min(line.len()), col.bytes());
+            }
             line.push(b'\n');
             let line =
                 crate::report::messages::escape_output(&line, crate::report::output_charset());
@@ -1069,10 +1089,11 @@ impl<'a, W: Write> Generator<'a, W> {
                 return Ok(());
             }
             // `-J`: symlink times are left alone.
-            let times = self.attr.times;
+            let times = (self.attr.times, self.attr.atimes);
             self.attr.times &= !opts.omit_link_times;
+            self.attr.atimes &= !opts.omit_link_times;
             let r = self.gen_symlink(ndx_i, &file, &fname, st, stype);
-            self.attr.times = times;
+            (self.attr.times, self.attr.atimes) = times;
             r?;
             return self.finish_hard_link(ndx_i);
         }

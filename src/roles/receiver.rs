@@ -71,6 +71,7 @@ impl<'a> Receiver<'a> {
                 owner: opts.owner,
                 group: opts.group,
                 omit_dir_times: opts.omit_dir_times,
+                atimes: opts.atimes > 0,
                 am_root: opts.am_root(),
                 modify_window: opts.modify_window,
                 dry_run: opts.dry_run,

@@ -139,6 +139,9 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     if o.times {
         f.push('t');
     }
+    for _ in 0..o.atimes.min(2) {
+        f.push('U');
+    }
     if o.perms {
         f.push('p');
     } else if o.executability && am_sender {
@@ -354,7 +357,7 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     if o.relative && !o.implied_dirs && (!am_sender || o.protocol.unwrap_or(32) >= 30) {
         args.push("--no-implied-dirs".into());
     }
-    if o.open_noatime {
+    if o.open_noatime && o.atimes <= 1 {
         args.push("--open-noatime".into());
     }
     if o.mkpath && am_sender {

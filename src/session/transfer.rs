@@ -64,6 +64,7 @@ pub fn flist_shape(ctx: &Ctx) -> FlistShape {
         preserve_devices: o.devices,
         preserve_specials: o.specials,
         preserve_hard_links: o.hard_links > 0,
+        preserve_atimes: o.atimes > 0,
         csum_len: if o.checksum {
             Some(ctx.neg.file_sum.flist_len())
         } else {

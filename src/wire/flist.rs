@@ -31,6 +31,7 @@ pub const XMIT_GROUP_NAME_FOLLOWS: u32 = 1 << 11;
 pub const XMIT_HLINK_FIRST: u32 = 1 << 12;
 pub const XMIT_IO_ERROR_ENDLIST: u32 = 1 << 12;
 pub const XMIT_MOD_NSEC: u32 = 1 << 13;
+pub const XMIT_SAME_ATIME: u32 = 1 << 14;
 
 /// MAXPATHLEN on Linux: the bound on names and symlink targets from the peer.
 pub const MAXPATHLEN: usize = 4096;
@@ -51,6 +52,8 @@ pub struct FlistShape {
     pub preserve_devices: bool,
     pub preserve_specials: bool,
     pub preserve_hard_links: bool,
+    /// `-U`: non-directories carry an access time.
+    pub preserve_atimes: bool,
     /// `--checksum`: length of the per-file sum.
     pub csum_len: Option<usize>,
     pub inc_recurse: bool,
@@ -65,6 +68,7 @@ pub struct FlistShape {
 #[derive(Debug, Default)]
 struct PrevState {
     mtime: i64,
+    atime: i64,
     mode: u32,
     uid: u32,
     gid: u32,
@@ -250,6 +254,14 @@ impl FlistEncoder {
         if e.mtime_nsec != 0 && proto >= 31 {
             xflags |= XMIT_MOD_NSEC;
         }
+        let atimes = s.preserve_atimes && ftype != FileType::Dir;
+        if atimes {
+            if e.atime == p.atime {
+                xflags |= XMIT_SAME_ATIME;
+            } else {
+                p.atime = e.atime;
+            }
+        }
         let hlinked = self.hlink_candidate(e);
         let mut first_hlink: Option<i32> = None;
         if hlinked {
@@ -348,6 +360,9 @@ impl FlistEncoder {
         }
         if xflags & XMIT_SAME_MODE == 0 {
             write_int(w, mode as i32)?;
+        }
+        if atimes && xflags & XMIT_SAME_ATIME == 0 {
+            write_varlong(w, e.atime, 4)?;
         }
         if s.preserve_uid && xflags & XMIT_SAME_UID == 0 {
             write_varint30(w, e.uid as i32, proto)?;
@@ -585,6 +600,10 @@ impl FlistDecoder {
             e.mtime = lead.mtime;
             e.mtime_nsec = lead.mtime_nsec;
             e.mode = lead.mode;
+            e.atime = lead.atime;
+            if s.preserve_atimes && !e.is_dir() {
+                p.atime = e.atime;
+            }
             e.uid = lead.uid;
             e.gid = lead.gid;
             e.rdev_major = lead.rdev_major;
@@ -640,6 +659,12 @@ impl FlistDecoder {
         e.mode = p.mode;
         if FileType::from_mode(e.mode).is_none() && !(e.mode == 0 && s.missing_args) {
             return Err(Error::protocol("file entry without a valid mode"));
+        }
+        if s.preserve_atimes && !e.is_dir() {
+            if xflags & XMIT_SAME_ATIME == 0 {
+                p.atime = read_varlong(r, 4)?;
+            }
+            e.atime = p.atime;
         }
         if s.preserve_uid && xflags & XMIT_SAME_UID == 0 {
             p.uid = read_varint30(r, proto)? as u32;

@@ -350,3 +350,52 @@ meta_test!(
     "src/",
     "dst/"
 );
+
+/// `dst/` atimes older than the source's, for `-U`'s `u` column.
+fn old_atimes(setup: &Path) {
+    let t = filetime::FileTime::from_unix_time(1_300_000_000, 0);
+    for p in ["dst/exe", "dst/plain", "dst/sub/inner"] {
+        filetime::set_file_atime(setup.join(p), t).unwrap();
+    }
+}
+fn existing_atimes(name: &str) -> Scenario {
+    Scenario::new(name)
+        .with(src_tree)
+        .with(dst_tree)
+        .with(old_atimes)
+}
+
+meta_test!(meta_atimes_fresh, fresh, "-aUi", "src/", "dst/");
+meta_test!(
+    meta_atimes_existing,
+    existing_atimes,
+    "-aUi",
+    "src/",
+    "dst/"
+);
+meta_test!(meta_atimes_twice, existing_atimes, "-aUUi", "src/", "dst/");
+meta_test!(
+    meta_atimes_no,
+    existing_atimes,
+    "-aUi",
+    "--no-U",
+    "src/",
+    "dst/"
+);
+meta_test!(
+    meta_atimes_proto29,
+    existing_atimes,
+    "-aUi",
+    "--protocol=29",
+    "src/",
+    "dst/"
+);
+meta_test!(meta_atimes_hard_links, fresh, "-aUHi", "src/", "dst/");
+meta_test!(meta_atimes_list, fresh, "-aU", "--list-only", "src/");
+meta_test!(
+    meta_atimes_omit_link_times,
+    existing_atimes,
+    "-aUJi",
+    "src/",
+    "dst/"
+);
