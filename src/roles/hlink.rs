@@ -147,6 +147,10 @@ impl<'a, W: Write> Generator<'a, W> {
         };
         let h = self.hlinks.as_mut().expect("hlinked");
         let g = h.group_of(gnum);
+        if g.sending == Some(ndx) {
+            // A redo of the member being transferred.
+            return Ok(Check::Process);
+        }
         if let Some(leader) = g.done.clone() {
             h.settled.insert(ndx);
             let lpath = self.dest.path(&leader);
