@@ -970,6 +970,88 @@ mod tests {
     }
 
     #[test]
+    fn hard_link_groups_every_protocol() {
+        // Two lists: a group of three (two in the first list, one in the
+        // second), a pair, a lone file; all with atimes.
+        let mk = |name: &str, ino: u64, nlink: u64| FileEntry {
+            name: name.as_bytes().to_vec(),
+            mode: S_IFREG | 0o644,
+            size: 7,
+            mtime: 1_700_000_000,
+            atime: 1_600_000_000 + ino as i64,
+            uid: 1,
+            gid: 2,
+            dev: 9,
+            ino,
+            nlink,
+            ..FileEntry::default()
+        };
+        let first = vec![
+            mk("a", 1, 3),
+            mk("b", 2, 2),
+            mk("c", 1, 3),
+            mk("d", 2, 2),
+            mk("e", 3, 1),
+        ];
+        let second = vec![mk("s/f", 1, 3)];
+        for (proto, varint) in [
+            (32, true),
+            (30, false),
+            (29, false),
+            (28, false),
+            (27, false),
+        ] {
+            let mut sh = shape(proto, varint);
+            sh.preserve_hard_links = true;
+            sh.preserve_atimes = proto >= 28;
+            let mut enc = FlistEncoder::new(sh);
+            let mut buf = Vec::new();
+            enc.begin_list(1);
+            for e in &first {
+                enc.write_entry(&mut buf, e).unwrap();
+            }
+            enc.write_end(&mut buf, 0).unwrap();
+            enc.begin_list(7);
+            for e in &second {
+                enc.write_entry(&mut buf, e).unwrap();
+            }
+            enc.write_end(&mut buf, 0).unwrap();
+            let mut dec = FlistDecoder::new(sh);
+            let mut r = &buf[..];
+            let mut lists = Vec::new();
+            for start in [1, 7] {
+                dec.begin_list(start);
+                let mut got = Vec::new();
+                while let FlistItem::Entry(e) = dec.read_entry(&mut r, &got).unwrap() {
+                    got.push(e);
+                }
+                lists.push(got);
+            }
+            assert!(r.is_empty(), "proto {proto}");
+            let all: Vec<&FileEntry> = lists.iter().flatten().collect();
+            let g = |i: usize| all[i].hl_gnum;
+            for (i, e) in all.iter().enumerate() {
+                // A name with one link carries hard-link data only below 28.
+                let want = i != 4 || proto < 28;
+                assert_eq!(e.flags & FLAG_HLINKED != 0, want, "proto {proto} #{i}");
+            }
+            assert_eq!(g(0), g(2), "proto {proto}");
+            assert_eq!(g(0), g(5), "proto {proto}");
+            assert_eq!(g(1), g(3), "proto {proto}");
+            assert_ne!(g(0), g(1), "proto {proto}");
+            for (e, want) in all.iter().zip(first.iter().chain(&second)) {
+                assert_eq!(
+                    (e.size, e.mtime, e.mode),
+                    (want.size, want.mtime, want.mode)
+                );
+                if sh.preserve_atimes {
+                    assert_eq!(e.atime, want.atime, "proto {proto}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn decodes_upstream_flag_bytes() {
         // Varint flags 0x98 (same uid, gid and time) encode as `80 98`, as
         // captured from rsync 3.5.0 (protocol map 5.3).
