@@ -42,6 +42,37 @@ pub struct Options {
     /// `-d` given without `-r` (upstream xfer_dirs == 2).
     pub dirs_explicit: bool,
     pub links: bool,
+    /// `-H` count (preserve_hard_links; `-HH` travels as given).
+    pub hard_links: u8,
+    /// `-L`, `--copy-unsafe-links`, `--safe-links`, `--munge-links`, `-k`,
+    /// `-K` (copy_links, copy_unsafe_links, safe_symlinks, munge_symlinks,
+    /// copy_dirlinks, keep_dirlinks); see flist/links.rs.
+    pub copy_links: bool,
+    pub copy_unsafe_links: bool,
+    pub safe_links: bool,
+    pub munge_links: bool,
+    pub copy_dirlinks: bool,
+    pub keep_dirlinks: bool,
+    /// `--chmod` clauses (chmod_modes), applied by the side that reads or
+    /// builds the list.
+    pub chmod: Option<crate::flist::chmod::ChmodList>,
+    /// `-E` (preserve_executability).
+    pub executability: bool,
+    /// `-U` count (preserve_atimes; `-UU` also opens with O_NOATIME).
+    pub atimes: u8,
+    /// `-J` (omit_link_times).
+    pub omit_link_times: bool,
+    /// `--open-noatime`.
+    pub open_noatime: bool,
+    /// `--super` (Some(true)) / `--no-super` (Some(false)); None: am_root
+    /// is whether we run as root.
+    pub super_user: Option<bool>,
+    /// `--usermap` / `--groupmap` (`--chown=U:G` becomes `*:U` / `*:G`),
+    /// with whether `--chown` made them.
+    pub usermap: Option<Vec<u8>>,
+    pub groupmap: Option<Vec<u8>>,
+    pub usermap_via_chown: bool,
+    pub groupmap_via_chown: bool,
     pub perms: bool,
     pub times: bool,
     pub owner: bool,
@@ -211,6 +242,14 @@ pub struct Options {
     pub operands: Vec<OsString>,
 }
 
+impl Options {
+    /// upstream am_root: root unless `--no-super`, or `--super` anyway.
+    pub fn am_root(&self) -> bool {
+        self.super_user
+            .unwrap_or_else(|| nix::unistd::geteuid().is_root())
+    }
+}
+
 impl Default for Options {
     fn default() -> Options {
         Options {
@@ -218,6 +257,23 @@ impl Default for Options {
             dirs: false,
             dirs_explicit: false,
             links: false,
+            hard_links: 0,
+            copy_links: false,
+            copy_unsafe_links: false,
+            safe_links: false,
+            munge_links: false,
+            copy_dirlinks: false,
+            keep_dirlinks: false,
+            chmod: None,
+            executability: false,
+            atimes: 0,
+            omit_link_times: false,
+            open_noatime: false,
+            super_user: None,
+            usermap: None,
+            groupmap: None,
+            usermap_via_chown: false,
+            groupmap_via_chown: false,
             perms: false,
             times: false,
             owner: false,

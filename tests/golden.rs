@@ -215,6 +215,7 @@ impl Start {
             preserve_devices: has('D'),
             preserve_specials: has('D'),
             preserve_hard_links: has('H'),
+            preserve_atimes: has('U'),
             csum_len: None,
             inc_recurse: self.inc_recurse(),
             relative_paths: has('R'),

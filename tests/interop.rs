@@ -120,6 +120,31 @@ enum OptSet {
     /// the limits are forwarded (sizes in bytes, the rate in KiB) and the
     /// receiving end skips files outside the sizes.
     Limits,
+    /// `-a -i -H` over a destination holding parts of the link groups:
+    /// groups inside one directory and across directories (incremental
+    /// sub-lists), abbreviated and full entries, dev/ino pairs below 30.
+    HardLinks,
+    /// `-a -i -H --no-inc-recursive -n`: one list, and the dry-run path
+    /// of the generator's linking.
+    HardLinksDryRun,
+    /// `-a -i -L` on `src/ln/` (the generated tree has a symlink loop):
+    /// the sender copies referents (forwarded as `L` when pulling).
+    CopyLinks,
+    /// `-a -i -k` on `src/ln/`: links to directories become directories
+    /// (`k` when pulling).
+    CopyDirlinks,
+    /// `-a -i --safe-links --copy-unsafe-links`: long options that travel
+    /// both ways.
+    SafeLinks,
+    /// `-a -i --chown=nobody:nogroup` over an older destination: the maps
+    /// travel to a receiving server, a receiving client applies its own.
+    Chown,
+    /// `-a -i --chmod=go-w,Dg+s -J`: the sending side's chmod (a receiving
+    /// client's when pulling), `J` to a receiving server.
+    ChmodOmitLinkTimes,
+    /// `-a -i -U -H -E`: access times on the wire (XMIT_SAME_ATIME), with
+    /// abbreviated hard-link entries taking the leader's.
+    AtimesHardLinks,
 }
 
 impl OptSet {
@@ -145,6 +170,23 @@ impl OptSet {
             OptSet::Backup => "backup",
             OptSet::BackupDir => "backup_dir",
             OptSet::Limits => "limits",
+            OptSet::HardLinks => "hard_links",
+            OptSet::HardLinksDryRun => "hard_links_dry_run",
+            OptSet::CopyLinks => "copy_links",
+            OptSet::CopyDirlinks => "copy_dirlinks",
+            OptSet::SafeLinks => "safe_links",
+            OptSet::Chown => "chown",
+            OptSet::ChmodOmitLinkTimes => "chmod_omit_link_times",
+            OptSet::AtimesHardLinks => "atimes_hard_links",
+        }
+    }
+
+    /// The lowest protocol the set runs at: rsync itself breaks `-U` below
+    /// 28 (XMIT_SAME_ATIME does not fit the one-byte flags).
+    fn min_protocol(self) -> u32 {
+        match self {
+            OptSet::AtimesHardLinks => 28,
+            _ => 0,
         }
     }
 
@@ -177,6 +219,14 @@ impl OptSet {
                 "--max-alloc=2G",
                 "--bwlimit=50M",
             ],
+            OptSet::HardLinks => &["-a", "-i", "-H"],
+            OptSet::HardLinksDryRun => &["-a", "-i", "-H", "--no-inc-recursive", "-n"],
+            OptSet::CopyLinks => &["-a", "-i", "-L"],
+            OptSet::CopyDirlinks => &["-a", "-i", "-k"],
+            OptSet::SafeLinks => &["-a", "-i", "--safe-links", "--copy-unsafe-links"],
+            OptSet::Chown => &["-a", "-i", "--chown=nobody:nogroup"],
+            OptSet::ChmodOmitLinkTimes => &["-a", "-i", "--chmod=go-w,Dg+s", "-J"],
+            OptSet::AtimesHardLinks => &["-a", "-i", "-U", "-H", "-E"],
         }
     }
 
@@ -190,6 +240,12 @@ impl OptSet {
             ],
             (OptSet::Relative, Direction::Pull) => {
                 vec![format!("localhost:{r}/./src/deep/er/est"), "dst/".into()]
+            }
+            (OptSet::CopyLinks | OptSet::CopyDirlinks, Direction::Push) => {
+                vec!["src/ln/".into(), format!("localhost:{r}/dst/")]
+            }
+            (OptSet::CopyLinks | OptSet::CopyDirlinks, Direction::Pull) => {
+                vec![format!("localhost:{r}/src/ln/"), "dst/".into()]
             }
             (_, Direction::Push) => vec!["src/".into(), format!("localhost:{r}/dst/")],
             (_, Direction::Pull) => vec![format!("localhost:{r}/src/"), "dst/".into()],
@@ -229,6 +285,13 @@ impl OptSet {
             OptSet::Relative | OptSet::FilesFrom | OptSet::FilesFromRemote => {
                 scn.dst_mutated().with(add_name_lists)
             }
+            OptSet::HardLinks | OptSet::HardLinksDryRun | OptSet::AtimesHardLinks => {
+                scn.dst_mutated().with(add_link_groups)
+            }
+            OptSet::Chown | OptSet::ChmodOmitLinkTimes => scn.dst_mutated(),
+            OptSet::CopyLinks | OptSet::CopyDirlinks | OptSet::SafeLinks => {
+                scn.dst_mutated().with(add_symlinks)
+            }
         }
     }
 }
@@ -256,6 +319,78 @@ pub(crate) fn add_big_file(setup: &Path) {
     // back (the values matter only in being fixed).
     set("src", 1_100_000_000, 0);
     set("dst", 1_000_000_000, 0);
+}
+
+/// Hard-link groups in `src/hl/`: three names across directories, a pair
+/// in one directory, four names in three directories; in `dst/hl/`, one
+/// member up to date, one unlinked copy, a changed pair still linked.
+fn add_link_groups(setup: &Path) {
+    for d in [
+        "src/hl/d1/deep",
+        "src/hl/d2",
+        "src/hl/d3",
+        "dst/hl/d2",
+        "dst/hl/d3",
+    ] {
+        fs::create_dir_all(setup.join(d)).unwrap();
+    }
+    let put = |p: &str, data: &str| fs::write(setup.join(p), data).unwrap();
+    let link = |a: &str, b: &str| fs::hard_link(setup.join(a), setup.join(b)).unwrap();
+    put("src/hl/a", "group of three\n");
+    link("src/hl/a", "src/hl/d1/b");
+    link("src/hl/a", "src/hl/d2/c");
+    put("src/hl/x", "pair\n");
+    link("src/hl/x", "src/hl/y");
+    put("src/hl/d3/p", "group of four\n");
+    link("src/hl/d3/p", "src/hl/d3/q");
+    link("src/hl/d3/p", "src/hl/d1/deep/r");
+    link("src/hl/d3/p", "src/hl/d1/deep/s");
+    put("dst/hl/a", "group of three\n");
+    put("dst/hl/d2/c", "group of three\n");
+    put("dst/hl/x", "older pair\n");
+    link("dst/hl/x", "dst/hl/y");
+    put("dst/hl/d3/q", "group of four\n");
+    let t = filetime::FileTime::from_unix_time(1_100_000_000, 0);
+    for p in [
+        "src/hl/a",
+        "src/hl/x",
+        "src/hl/d3/p",
+        "dst/hl/a",
+        "dst/hl/d2/c",
+        "dst/hl/d3/q",
+        "src/hl/d1/deep",
+        "src/hl/d1",
+        "src/hl/d2",
+        "src/hl/d3",
+        "src/hl",
+        "src",
+        "dst/hl/d2",
+        "dst/hl/d3",
+        "dst/hl",
+        "dst",
+    ] {
+        filetime::set_file_mtime(setup.join(p), t).unwrap();
+    }
+}
+
+/// Symlinks of every kind the link options tell apart: to a file, to a
+/// directory, relative ones climbing out of the tree, an absolute one.
+fn add_symlinks(setup: &Path) {
+    use std::os::unix::fs::symlink;
+    fs::create_dir_all(setup.join("src/ln/d")).unwrap();
+    fs::create_dir_all(setup.join("outside")).unwrap();
+    fs::write(setup.join("src/ln/f"), "file\n").unwrap();
+    fs::write(setup.join("src/ln/d/g"), "in d\n").unwrap();
+    fs::write(setup.join("outside/o"), "outside\n").unwrap();
+    symlink("f", setup.join("src/ln/lf")).unwrap();
+    symlink("d", setup.join("src/ln/ld")).unwrap();
+    symlink("../../outside/o", setup.join("src/ln/up")).unwrap();
+    symlink("../../../outside/o", setup.join("src/ln/d/up2")).unwrap();
+    symlink("/etc/passwd", setup.join("src/ln/abs")).unwrap();
+    let t = filetime::FileTime::from_unix_time(1_100_000_000, 0);
+    for p in ["src/ln/f", "src/ln/d/g", "src/ln/d", "src/ln", "src"] {
+        filetime::set_file_mtime(setup.join(p), t).unwrap();
+    }
 }
 
 /// A nested branch in `src/`, and `--files-from` lists (newline- and
@@ -493,7 +628,7 @@ fn matrix(name: &str, pairing: GensyncEnd, dir: Direction, opts: OptSet) {
     let check_table = util::under_test_is_gensync();
     let scn = opts.scenario();
     let mut failures = Vec::new();
-    for proto in PROTOCOLS {
+    for proto in PROTOCOLS.into_iter().filter(|&p| p >= opts.min_protocol()) {
         let c = CellCfg {
             dir,
             opts,
@@ -586,6 +721,14 @@ interop_set!(files_from_remote, FilesFromRemote);
 interop_set!(backup, Backup);
 interop_set!(backup_dir, BackupDir);
 interop_set!(limits, Limits);
+interop_set!(hard_links, HardLinks);
+interop_set!(hard_links_dry_run, HardLinksDryRun);
+interop_set!(copy_links, CopyLinks);
+interop_set!(copy_dirlinks, CopyDirlinks);
+interop_set!(chown, Chown);
+interop_set!(chmod_omit_link_times, ChmodOmitLinkTimes);
+interop_set!(atimes_hard_links, AtimesHardLinks);
+interop_set!(safe_links, SafeLinks);
 
 interop_test!(interop_gensync_client_push_archive, Client, Push, Archive);
 interop_test!(interop_gensync_client_push_delete, Client, Push, Delete);

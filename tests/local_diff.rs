@@ -10,6 +10,9 @@ use crate::tree::{self, Profile};
 
 mod backup;
 mod limits;
+mod hardlinks;
+mod links;
+mod metadata;
 mod relative;
 use crate::util::{self, Norm, Output, RunOpts};
 

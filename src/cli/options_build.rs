@@ -178,6 +178,116 @@ impl Builder {
             OptId::NoSpecials => o.specials = false,
             OptId::Links => o.links = true,
             OptId::NoLinks => o.links = false,
+            OptId::CopyLinks => o.copy_links = true,
+            OptId::CopyUnsafeLinks => o.copy_unsafe_links = true,
+            OptId::SafeLinks => o.safe_links = true,
+            OptId::MungeLinks => o.munge_links = true,
+            OptId::NoMungeLinks => o.munge_links = false,
+            OptId::CopyDirlinks => o.copy_dirlinks = true,
+            OptId::KeepDirlinks => o.keep_dirlinks = true,
+            OptId::Chmod => {
+                let v = bytes_value(value);
+                let umask = crate::fsops::current_umask();
+                let list = o.chmod.get_or_insert_with(Default::default);
+                if list.parse_append(&v, umask).is_none() {
+                    return Err(Error::syntax(format!(
+                        "Invalid argument passed to --chmod ({})",
+                        String::from_utf8_lossy(&v)
+                    )));
+                }
+            }
+            OptId::Crtimes => {
+                let who = if o.server {
+                    "The server does not support"
+                } else {
+                    "This rsync does not support"
+                };
+                return Err(Error::syntax(format!("{who} --crtimes (-N)")));
+            }
+            OptId::Usermap | OptId::Groupmap => {
+                let user = row.id == OptId::Usermap;
+                let (map, via, what) = if user {
+                    (&mut o.usermap, &mut o.usermap_via_chown, "usermap")
+                } else {
+                    (&mut o.groupmap, &mut o.groupmap_via_chown, "groupmap")
+                };
+                if map.is_some() {
+                    return Err(Error::syntax(if *via {
+                        format!("--{what} conflicts with prior --chown.")
+                    } else {
+                        format!("You can only specify --{what} once.")
+                    }));
+                }
+                let v = bytes_value(value);
+                if !self.o.server {
+                    crate::flist::idmap::NameMap::check(&v, user)
+                        .map_err(|m| Error::bare(crate::error::ExitCode::SYNTAX, m))?;
+                }
+                let o = &mut self.o;
+                let (map, via) = if user {
+                    (&mut o.usermap, &mut o.usermap_via_chown)
+                } else {
+                    (&mut o.groupmap, &mut o.groupmap_via_chown)
+                };
+                *map = Some(v);
+                *via = false;
+                if user {
+                    o.owner = true;
+                } else {
+                    o.group = true;
+                }
+            }
+            OptId::Chown => {
+                let v = bytes_value(value);
+                let (u, g) = match memchr::memchr(b':', &v) {
+                    Some(i) => (&v[..i], Some(&v[i + 1..])),
+                    None => (&v[..], None),
+                };
+                if !u.is_empty() {
+                    if o.usermap.is_some() {
+                        return Err(Error::syntax(if o.usermap_via_chown {
+                            "You can only specify a user-affecting --chown once."
+                        } else {
+                            "--chown conflicts with prior --usermap."
+                        }));
+                    }
+                    let mut m = b"*:".to_vec();
+                    m.extend_from_slice(u);
+                    o.usermap = Some(m);
+                    o.usermap_via_chown = true;
+                    o.owner = true;
+                }
+                if let Some(g) = g.filter(|g| !g.is_empty()) {
+                    if o.groupmap.is_some() {
+                        return Err(Error::syntax(if o.groupmap_via_chown {
+                            "You can only specify a group-affecting --chown once."
+                        } else {
+                            "--chown conflicts with prior --groupmap."
+                        }));
+                    }
+                    let mut m = b"*:".to_vec();
+                    m.extend_from_slice(g);
+                    o.groupmap = Some(m);
+                    o.groupmap_via_chown = true;
+                    o.group = true;
+                }
+            }
+            OptId::Executability => o.executability = true,
+            OptId::Atimes => {
+                o.atimes = o.atimes.saturating_add(1);
+                if o.atimes > 1 {
+                    o.open_noatime = true;
+                }
+            }
+            OptId::NoAtimes => o.atimes = 0,
+            OptId::OmitLinkTimes => o.omit_link_times = true,
+            OptId::NoOmitLinkTimes => o.omit_link_times = false,
+            OptId::OpenNoatime => o.open_noatime = true,
+            OptId::NoOpenNoatime => o.open_noatime = false,
+            OptId::Super => o.super_user = Some(true),
+            OptId::NoSuper => o.super_user = Some(false),
+            OptId::HardLinks => o.hard_links = o.hard_links.saturating_add(1),
+            OptId::NoHardLinks => o.hard_links = 0,
             OptId::IgnoreTimes => o.ignore_times = true,
             OptId::SizeOnly => o.size_only = true,
             OptId::OneFileSystem => o.one_file_system = o.one_file_system.saturating_add(1),

@@ -535,12 +535,10 @@ mod tests {
     #[test]
     fn refused_options() {
         for (args, name) in [
-            (&["-H", "a", "b"][..], "--hard-links"),
-            (&["-avH", "a", "b"][..], "--hard-links"),
-            (&["--hard-links", "a", "b"][..], "--hard-links"),
+            (&["-X", "a", "b"][..], "--xattrs"),
+            (&["-avX", "a", "b"][..], "--xattrs"),
+            (&["--xattrs", "a", "b"][..], "--xattrs"),
             (&["-S", "a", "b"][..], "--sparse"),
-            (&["-E", "a", "b"][..], "--executability"),
-            (&["--chmod=u+x", "a", "b"][..], "--chmod"),
             (
                 &["--remove-sent-files", "a", "b"][..],
                 "--remove-sent-files",
@@ -1009,8 +1007,8 @@ mod tests {
         );
         assert_eq!(err_msg(&["--bogus", "--server"]), "--bogus: unknown option");
         assert_eq!(
-            err_msg(&["--server", "--sender", "-H", ".", "x"]),
-            "on remote machine: --hard-links: option not yet supported by gensync"
+            err_msg(&["--server", "--sender", "-X", ".", "x"]),
+            "on remote machine: --xattrs: option not yet supported by gensync"
         );
         assert_eq!(
             err_msg(&["--sender", "--server", ".", "x"]),

@@ -426,6 +426,18 @@ impl Session<'_> {
         if m.ignore_errors() {
             opts.ignore_errors = true;
         }
+        // "munge symlinks" is the module's, never the client's; unset, it
+        // is on unless a chroot (without an inner "/./" path) confines
+        // the module.
+        opts.munge_links = m
+            .munge_symlinks()
+            .unwrap_or(!chrooted || path.contains("/./"));
+        if opts.munge_links && std::path::Path::new("/rsyncd-munged").is_dir() {
+            self.log.line(
+                "Symlink munging is unsafe when a /rsyncd-munged directory exists.",
+            );
+            return send_error(&mut w, "@ERROR: daemon security issue -- contact admin");
+        }
         // The daemon's own --bwlimit caps what a client may ask for.
         let cap = self.base.bwlimit;
         if cap > 0 && (opts.bwlimit == 0 || opts.bwlimit > cap) {

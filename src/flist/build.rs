@@ -7,6 +7,7 @@
 //! they go on the wire; both sides sort afterwards.
 
 use super::entry::*;
+use super::links;
 use crate::checksum::{file_checksum, ChecksumKind};
 use crate::error::{strerror, Error, IoError};
 use crate::filter::walk::FilterWalk;
@@ -305,11 +306,7 @@ impl<'a> Builder<'a> {
             join_name(&dir, &name)
         };
         let follow = name_type != NameType::Normal;
-        let st = match if follow {
-            fs::metadata(&local)
-        } else {
-            fs::symlink_metadata(&local)
-        } {
+        let st = match links::top_stat(self.opts, &local, &name, follow, &mut |m| self.symsafe(m)) {
             Ok(st) => Some(st),
             Err(e) => {
                 if !self.missing_arg(&local, &e) {
@@ -529,14 +526,8 @@ impl<'a> Builder<'a> {
         } else {
             dir.join(OsString::from_vec(name.clone()))
         };
-        let st = match fs::symlink_metadata(&local).and_then(|m| {
-            // A dot-dir argument follows a symlink to a directory.
-            if dot_dir && m.file_type().is_symlink() {
-                fs::metadata(&local)
-            } else {
-                Ok(m)
-            }
-        }) {
+        // A dot-dir argument follows a symlink to a directory.
+        let st = match links::top_stat(opts, &local, &name, dot_dir, &mut |m| self.symsafe(m)) {
             Ok(st) => st,
             Err(e) => {
                 if self.missing_arg(&local, &e) {
@@ -602,6 +593,11 @@ impl<'a> Builder<'a> {
         if ftype != FileType::Dir {
             flags &= !(FLAG_CONTENT_DIR | FLAG_TOP_DIR);
         }
+        // `--chmod` on the sending side (make_file()).
+        let mode = match &opts.chmod {
+            Some(c) if ftype != FileType::Symlink => c.tweak(mode),
+            _ => mode,
+        };
         let mut e = FileEntry {
             name,
             mode,
@@ -613,6 +609,12 @@ impl<'a> Builder<'a> {
             flags,
             dev: st.dev(),
             ino: st.ino(),
+            nlink: st.nlink(),
+            atime: if opts.atimes > 0 && ftype != FileType::Dir {
+                st.atime()
+            } else {
+                0
+            },
             ..FileEntry::default()
         };
         if e.mtime_nsec != 0 {
@@ -628,7 +630,11 @@ impl<'a> Builder<'a> {
         }
         if ftype == FileType::Symlink && opts.links {
             match fs::read_link(&local) {
-                Ok(t) => e.link_target = Some(t.into_os_string().into_vec()),
+                Ok(t) => {
+                    let mut t = t.into_os_string().into_vec();
+                    links::unmunge(opts, &mut t);
+                    e.link_target = Some(t);
+                }
                 Err(err) => {
                     self.io_error |= IoError::GENERAL;
                     self.log.log(
@@ -645,7 +651,7 @@ impl<'a> Builder<'a> {
             }
         }
         if let (Some(kind), FileType::Regular) = (self.file_sum, ftype) {
-            match open_nofollow(&local).and_then(|f| file_checksum(kind, f)) {
+            match links::open_source(opts, &local).and_then(|f| file_checksum(kind, f)) {
                 Ok(sum) => e.checksum = Some(sum),
                 Err(_) => e.checksum = Some(vec![0u8; kind.digest_len()]),
             }
@@ -653,6 +659,13 @@ impl<'a> Builder<'a> {
         e.local_path = Some(local);
         self.entries.push(e);
         Some(self.entries.len() - 1)
+    }
+
+    /// `--copy-unsafe-links` names the links it follows with `-v`.
+    fn symsafe(&self, msg: String) {
+        if self.opts.verbose >= 1 && !self.opts.quiet {
+            self.log.log(LogCode::Info, &msg);
+        }
     }
 
     /// The entries directly inside `dir`, in readdir order (send1extra()).
@@ -774,7 +787,14 @@ impl<'a> Builder<'a> {
             let local = dir_path.join(&fname);
             let mut name = prefix.clone();
             name.extend_from_slice(fname.as_bytes());
-            match fs::symlink_metadata(&local) {
+            let mut said = None;
+            let st = links::readlink_stat(opts, &local, &name, &mut |m| said = Some(m));
+            if let Some(m) = said {
+                if !self.excluded(&name, false) {
+                    self.symsafe(m);
+                }
+            }
+            match st {
                 Ok(st) => {
                     if self.excluded(&name, st.is_dir()) {
                         continue;
@@ -783,6 +803,18 @@ impl<'a> Builder<'a> {
                 }
                 // An excluded name is not worth an error (make_file()).
                 Err(_) if self.excluded(&name, false) || self.excluded(&name, true) => {}
+                Err(e)
+                    if e.kind() == io::ErrorKind::NotFound && links::is_dangling(opts, &local) =>
+                {
+                    self.io_error |= IoError::GENERAL;
+                    self.log.log(
+                        LogCode::ErrorXfer,
+                        &format!(
+                            "symlink has no referent: \"{}\"\n",
+                            full_fname(local.strip_prefix("./").unwrap_or(&local))
+                        ),
+                    );
+                }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     self.io_error |= IoError::VANISHED;
                     self.log.log(

@@ -65,6 +65,8 @@ pub struct FileEntry {
     pub size: i64,
     pub mtime: i64,
     pub mtime_nsec: u32,
+    /// `-U`: access time (seconds), non-directories only.
+    pub atime: i64,
     pub uid: u32,
     pub gid: u32,
     pub rdev_major: u32,
@@ -81,6 +83,12 @@ pub struct FileEntry {
     /// Sender only: (dev, ino) for hard-link grouping and -x.
     pub dev: u64,
     pub ino: u64,
+    /// Sender only: st_nlink, for `-H` (which names join a link group).
+    pub nlink: u64,
+    /// Receiver only, with FLAG_HLINKED: the hard-link group this entry
+    /// belongs to (upstream F_HL_GNUM): the leader's ndx for protocol 30+,
+    /// a per-(dev, ino) counter below.
+    pub hl_gnum: i32,
     /// Sender only, `-R` with incremental recursion: the rest of each
     /// relative name below this implied directory, sent with its list
     /// (upstream F_DIR_RELNAMES).

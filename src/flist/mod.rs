@@ -8,8 +8,11 @@
 //! that list's directory: an entry of `dir_flist`, the list of all
 //! directories in the order both sides added them.
 pub mod build;
+pub mod chmod;
 pub mod entry;
 pub mod files_from;
+pub mod idmap;
+pub mod links;
 pub mod sort;
 
 use entry::FileEntry;
@@ -61,6 +64,11 @@ impl FileLists {
             eof: !inc,
             ..FileLists::default()
         }
+    }
+
+    /// The ndx_start the next list added will get.
+    pub fn next_ndx_start(&self) -> i32 {
+        self.next_start
     }
 
     /// Add a sorted list. `parent` is the dir_flist index it fills (-1 for

@@ -26,6 +26,8 @@ pub struct AttrOpts {
     pub owner: bool,
     pub group: bool,
     pub omit_dir_times: bool,
+    /// `-U`: set access times of non-directories.
+    pub atimes: bool,
     pub am_root: bool,
     pub modify_window: i64,
     pub dry_run: bool,
@@ -64,6 +66,7 @@ pub const UPDATED_OWNER: u32 = 1;
 pub const UPDATED_GROUP: u32 = 2;
 pub const UPDATED_MTIME: u32 = 4;
 pub const UPDATED_MODE: u32 = 8;
+pub const UPDATED_ATIME: u32 = 16;
 
 /// A failed metadata call: which operation, for upstream's message.
 #[derive(Debug)]
@@ -123,6 +126,25 @@ pub fn set_file_attrs(
         }
     }
     let skip_mtime = !o.times || (o.omit_dir_times && ftype == Some(FileType::Dir));
+    // `-U`: rsync.c set_file_attrs() sets the access time of everything
+    // but directories, always after a transfer.
+    let set_atime =
+        o.atimes && ftype != Some(FileType::Dir) && (accurate || st.atime() != file.atime);
+    if skip_mtime && set_atime {
+        let atime = TimeSpec::new(file.atime, 0);
+        utimensat(
+            None,
+            path,
+            &atime,
+            &TimeSpec::UTIME_OMIT,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(|e| AttrError {
+            what: "utimensat",
+            err: e.into(),
+        })?;
+        updated |= UPDATED_ATIME;
+    }
     if !skip_mtime {
         let same = if accurate {
             st.mtime() == file.mtime && st.mtime_nsec() as u32 == file.mtime_nsec
@@ -135,16 +157,27 @@ pub fn set_file_attrs(
                 o.modify_window,
             )
         };
-        if !same {
-            let atime = TimeSpec::UTIME_OMIT;
-            let mtime = TimeSpec::new(file.mtime, file.mtime_nsec as i64);
+        if !same || set_atime {
+            let atime = if set_atime {
+                updated |= UPDATED_ATIME;
+                TimeSpec::new(file.atime, 0)
+            } else {
+                TimeSpec::UTIME_OMIT
+            };
+            let mtime = if same {
+                TimeSpec::UTIME_OMIT
+            } else {
+                TimeSpec::new(file.mtime, file.mtime_nsec as i64)
+            };
             utimensat(None, path, &atime, &mtime, UtimensatFlags::NoFollowSymlink).map_err(
                 |e| AttrError {
                     what: "utimensat",
                     err: e.into(),
                 },
             )?;
-            updated |= UPDATED_MTIME;
+            if !same {
+                updated |= UPDATED_MTIME;
+            }
         }
     }
     if !is_link && cur_mode & CHMOD_BITS != file.mode & CHMOD_BITS {

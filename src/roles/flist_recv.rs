@@ -6,6 +6,7 @@
 use super::Ctx;
 use crate::error::{Error, ExitCode, IoError, Result};
 use crate::flist::entry::{FileEntry, FLAG_CLEARED};
+use crate::flist::idmap::{local_id, NameMap};
 use crate::flist::sort::sort_and_clean;
 use crate::flist::FileLists;
 use crate::report::stats::Stats;
@@ -19,45 +20,57 @@ use std::io::Read;
 /// allocate without limit.
 const MAX_LIST_ENTRIES: usize = 1 << 26;
 
-/// Sender ids -> our ids, learned from names (id lists or inline names).
+/// Sender ids -> our ids (uidlist.c recv_add_id(), match_uid(),
+/// match_gid()): by `--usermap`/`--groupmap` first, else by the name the
+/// sender gave (id lists or inline names), else unchanged.
 #[derive(Debug, Default)]
 pub struct IdMaps {
-    uids: HashMap<u32, u32>,
-    gids: HashMap<u32, u32>,
+    names: HashMap<(bool, u32), Vec<u8>>,
+    done: HashMap<(bool, u32), u32>,
+    usermap: Option<NameMap>,
+    groupmap: Option<NameMap>,
+    /// Without CF_ID0_NAMES, id 0 is taken to be "root" (unless
+    /// `--numeric-ids`).
+    id0_root: bool,
 }
 
 impl IdMaps {
     pub fn learn(&mut self, user: bool, id: u32, name: &[u8]) {
-        if name.is_empty() {
-            return;
-        }
-        let Ok(n) = std::str::from_utf8(name) else {
-            return;
-        };
-        let local = if user {
-            users::get_user_by_name(n).map(|u| u.uid())
-        } else {
-            users::get_group_by_name(n).map(|g| g.gid())
-        };
-        if let Some(l) = local {
-            if user {
-                self.uids.insert(id, l);
-            } else {
-                self.gids.insert(id, l);
-            }
+        if !name.is_empty() {
+            self.names.insert((user, id), name.to_vec());
         }
     }
 
-    /// Apply the maps: owners only when we are root (uidlist.c recv_id_list()).
-    pub fn apply(&self, entries: &mut [FileEntry], am_root: bool) {
+    fn resolve(&mut self, user: bool, id: u32) -> u32 {
+        if let Some(&to) = self.done.get(&(user, id)) {
+            return to;
+        }
+        let name: &[u8] = match self.names.get(&(user, id)) {
+            Some(n) => n,
+            None if id == 0 && self.id0_root => b"root",
+            None => b"",
+        };
+        let map = if user { &self.usermap } else { &self.groupmap };
+        let to = match map.as_ref().and_then(|m| m.lookup(id, name)) {
+            Some(to) => to,
+            None if !name.is_empty() && id != 0 => local_id(user, name).unwrap_or(id),
+            None => id,
+        };
+        self.done.insert((user, id), to);
+        to
+    }
+
+    /// Apply the maps to a received list (uidlist.c recv_id_list()).
+    pub fn apply(&mut self, entries: &mut [FileEntry], opts: &crate::options::Options) {
+        let am_root = opts.am_root();
+        let map_uid = am_root && opts.owner && (!opts.numeric_ids || self.usermap.is_some());
+        let map_gid = opts.group && (!am_root || !opts.numeric_ids || self.groupmap.is_some());
         for e in entries {
-            if am_root {
-                if let Some(&u) = self.uids.get(&e.uid) {
-                    e.uid = u;
-                }
+            if map_uid {
+                e.uid = self.resolve(true, e.uid);
             }
-            if let Some(&g) = self.gids.get(&e.gid) {
-                e.gid = g;
+            if map_gid {
+                e.gid = self.resolve(false, e.gid);
             }
         }
     }
@@ -89,7 +102,6 @@ pub fn read_entries<R: Read>(
 pub struct ListReceiver {
     pub dec: FlistDecoder,
     pub ids: IdMaps,
-    am_root: bool,
 }
 
 impl ListReceiver {
@@ -97,7 +109,6 @@ impl ListReceiver {
         ListReceiver {
             dec,
             ids: IdMaps::default(),
-            am_root: nix::unistd::geteuid().is_root(),
         }
     }
 
@@ -105,8 +116,23 @@ impl ListReceiver {
         for (user, id, name) in std::mem::take(&mut self.dec.id_names) {
             self.ids.learn(user, id, &name);
         }
-        if !ctx.opts.numeric_ids {
-            self.ids.apply(&mut entries, self.am_root);
+        self.ids.apply(&mut entries, &ctx.opts);
+        if ctx.opts.munge_links {
+            // recv_file_entry(): a munging receiver stores every target
+            // behind the prefix.
+            for e in entries.iter_mut() {
+                if let Some(t) = e.link_target.as_mut() {
+                    crate::flist::links::munge(t);
+                }
+            }
+        }
+        if let Some(c) = ctx.opts.chmod.as_ref() {
+            // A receiving client applies its own --chmod (recv_file_entry()).
+            for e in entries.iter_mut() {
+                if !e.is_symlink() && e.mode != 0 {
+                    e.mode = c.tweak(e.mode);
+                }
+            }
         }
         sort_and_clean(&mut entries, ctx.protocol(), true);
         if ctx.opts.relative {
@@ -141,8 +167,23 @@ impl ListReceiver {
         stats: &mut Stats,
         read_count: &dyn Fn(&R) -> u64,
     ) -> Result<()> {
+        // parse_name_map() happens as the first list is read.
+        for (user, map) in [(true, &ctx.opts.usermap), (false, &ctx.opts.groupmap)] {
+            if let Some(m) = map {
+                let parsed = NameMap::parse(m, user, &ctx.log)
+                    .map_err(|msg| Error::bare(ExitCode::SYNTAX, msg))?;
+                if user {
+                    self.ids.usermap = Some(parsed);
+                } else {
+                    self.ids.groupmap = Some(parsed);
+                }
+            }
+        }
+        self.ids.id0_root = !self.dec.shape.id0_names && !ctx.opts.numeric_ids;
         let before = read_count(r);
+        self.dec.begin_list(lists.next_ndx_start());
         let entries = read_entries(ctx, r, &mut self.dec)?;
+        self.dec.forget_hlink_devs();
         let shape = self.dec.shape;
         if !ctx.opts.numeric_ids && !shape.inc_recurse {
             if shape.preserve_uid {
@@ -179,6 +220,7 @@ impl ListReceiver {
         if !lists.may_receive_list(dir_ndx) {
             return Err(Error::protocol(format!("Invalid dir index: {dir_ndx}")));
         }
+        self.dec.begin_list(lists.next_ndx_start());
         let entries = read_entries(ctx, r, &mut self.dec)?;
         let dir = lists.dir_flist[dir_ndx as usize].name.clone();
         // Every entry must lie directly in the list's directory.

@@ -138,6 +138,7 @@ impl<'a> FlistSender<'a> {
         stats.flist_buildtime_ms = start.elapsed().as_millis().max(1) as i64;
         self.ctx.shared.add_io_error(self.builder.io_error);
         let written_before = w.total_written;
+        self.enc.begin_list(self.lists.next_ndx_start());
         for e in &entries {
             self.enc.write_entry(w, e)?;
         }
@@ -224,6 +225,7 @@ impl<'a> FlistSender<'a> {
             if let Some(e) = self.builder.fatal.take() {
                 return Err(e);
             }
+            self.enc.begin_list(self.lists.next_ndx_start());
             for e in &entries {
                 self.enc.write_entry(w, e)?;
             }

@@ -37,6 +37,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
+#[path = "hlink.rs"]
+mod hlink;
+
 /// What the receiver thread tells the generator (upstream: the error pipe).
 #[derive(Debug)]
 pub enum RecvEvent {
@@ -119,6 +122,8 @@ pub struct Generator<'a, W: Write> {
     /// name of the list, built on first need (no incremental recursion).
     prior_dir: Vec<u8>,
     dir_names: Option<HashSet<Vec<u8>>>,
+    /// `-H`: hard-link groups (hlink.rs).
+    hlinks: Option<hlink::HlinkState>,
 }
 
 /// What a deletion pass did, in order.
@@ -151,7 +156,7 @@ impl<'a, W: Write> Generator<'a, W> {
         msgs: Option<&'a Receiver<(MsgCode, Vec<u8>)>>,
     ) -> Self {
         let opts = &ctx.opts;
-        let am_root = nix::unistd::geteuid().is_root();
+        let am_root = opts.am_root();
         let delete_mode = match opts.delete_mode {
             DeleteMode::Auto if ctx.protocol() < 30 => DeleteMode::Before,
             DeleteMode::Auto => DeleteMode::During,
@@ -161,6 +166,16 @@ impl<'a, W: Write> Generator<'a, W> {
         if dest.root_created {
             dir_created.insert(b".".to_vec());
         }
+        let mut lists = lists;
+        let hlinks = (opts.hard_links > 0 && !opts.list_only).then(|| {
+            let mut h = hlink::HlinkState::default();
+            let inc = lists.inc;
+            for l in lists.lists.iter_mut() {
+                // The first list was checked against its own start already.
+                let _ = h.match_list(l, inc);
+            }
+            h
+        });
         Generator {
             ctx,
             cur: lists.lists.front().map(|l| l.ndx_start),
@@ -177,6 +192,7 @@ impl<'a, W: Write> Generator<'a, W> {
                 owner: opts.owner,
                 group: opts.group,
                 omit_dir_times: opts.omit_dir_times,
+                atimes: opts.atimes > 0,
                 am_root,
                 modify_window: opts.modify_window,
                 dry_run: opts.dry_run,
@@ -199,6 +215,7 @@ impl<'a, W: Write> Generator<'a, W> {
             last_parent: None,
             prior_dir: Vec::new(),
             dir_names: None,
+            hlinks,
         }
     }
 
@@ -270,10 +287,18 @@ impl<'a, W: Write> Generator<'a, W> {
                         self.index_children(&entries);
                     }
                     self.lists.add(entries, parent);
+                    if let Some(h) = self.hlinks.as_mut() {
+                        if let Some(l) = self.lists.lists.back_mut() {
+                            h.match_list(l, true)?;
+                        }
+                    }
                 }
                 RecvEvent::FlistEof => self.lists.eof = true,
                 RecvEvent::Finished(ndx) => {
-                    if let Some(pos) = self.lists.list_pos(ndx) {
+                    if let Some(h) = self.hlinks.as_mut() {
+                        h.finished.push(ndx);
+                    }
+                    if let Some(pos) = self.lists.list_pos(ndx).filter(|_| self.lists.inc) {
                         self.lists.lists[pos].in_progress -= 1;
                     }
                 }
@@ -303,6 +328,7 @@ impl<'a, W: Write> Generator<'a, W> {
     /// NDX_DONE for every finished list the walk has left behind.
     fn check_finished(&mut self, check_redo: bool) -> Result<()> {
         loop {
+            self.finish_hlinks()?;
             if check_redo {
                 if let Some(ndx) = self.redo_queue.pop() {
                     self.recv_generator(ndx, true)?;
@@ -376,12 +402,28 @@ impl<'a, W: Write> Generator<'a, W> {
                 let l = &self.lists.lists[pos];
                 (l.entries.len() as i32, l.parent)
             };
+            if inc && self.hlinks.is_some() {
+                // -H looks ahead so that a group's last member is known
+                // before its first is handled (MIN_FILECNT_LOOKAHEAD / 2).
+                while !self.lists.eof
+                    && self
+                        .lists
+                        .lists
+                        .iter()
+                        .map(|l| l.entries.len())
+                        .sum::<usize>()
+                        < 500
+                {
+                    self.poll_events(true)?;
+                }
+            }
             if inc && parent >= 0 {
                 // The list's own directory, in full (ndx_start - 1).
                 self.recv_generator(start - 1, false)?;
             }
             for k in 0..len {
                 self.recv_generator(start + k, false)?;
+                self.hlink_after(start + k)?;
                 self.poll_events(false)?;
                 self.check_finished(false)?;
                 // Upstream's first maybe_flush_socket() fires once the
@@ -722,7 +764,20 @@ impl<'a, W: Write> Generator<'a, W> {
         file: &FileEntry,
         ndx: i32,
         st: Option<&fs::Metadata>,
+        iflags: u32,
+    ) -> Result<()> {
+        self.itemize_x(file, ndx, st, iflags, None)
+    }
+
+    /// itemize() with the name that follows ITEM_XNAME_FOLLOWS (a hard
+    /// link's leader; empty when the link was already there).
+    fn itemize_x(
+        &mut self,
+        file: &FileEntry,
+        ndx: i32,
+        st: Option<&fs::Metadata>,
         mut iflags: u32,
+        xname: Option<&[u8]>,
     ) -> Result<()> {
         let opts = &self.ctx.opts;
         if let Some(st) = st {
@@ -731,11 +786,19 @@ impl<'a, W: Write> Generator<'a, W> {
                 false
             } else if ft == Some(FileType::Dir) {
                 !opts.omit_dir_times
+            } else if ft == Some(FileType::Symlink) {
+                !opts.omit_link_times
             } else {
                 true
             };
             if file.is_reg() && file.size != st.size() as i64 {
                 iflags |= item::REPORT_SIZE;
+            }
+            if opts.atimes > 0
+                && !matches!(ft, Some(FileType::Dir | FileType::Symlink))
+                && st.atime() != file.atime
+            {
+                iflags |= item::REPORT_ATIME;
             }
             let differs = !same_time(
                 st.mtime(),
@@ -744,15 +807,20 @@ impl<'a, W: Write> Generator<'a, W> {
                 file.mtime_nsec,
                 opts.modify_window,
             );
+            let xname_ok =
+                iflags & item::XNAME_FOLLOWS == 0 || xname.is_some_and(|x| !x.is_empty());
             if keep_time && differs
-                || !keep_time && iflags & (item::TRANSFER | item::LOCAL_CHANGE) != 0
+                || !keep_time && iflags & (item::TRANSFER | item::LOCAL_CHANGE) != 0 && xname_ok
             {
                 iflags |= item::REPORT_TIME;
             }
-            if ft != Some(FileType::Symlink)
-                && opts.perms
-                && st.mode() & 0o7777 != file.mode & 0o7777
-            {
+            // `-E` without `-p` reports only a change of executability.
+            let perms_differ = if opts.perms {
+                st.mode() & 0o7777 != file.mode & 0o7777
+            } else {
+                opts.executability && (st.mode() & 0o111 != 0) != (file.mode & 0o111 != 0)
+            };
+            if ft != Some(FileType::Symlink) && perms_differ {
                 iflags |= item::REPORT_PERMS;
             }
             if opts.owner && self.attr.am_root && file.uid != st.uid() {
@@ -767,16 +835,21 @@ impl<'a, W: Write> Generator<'a, W> {
         iflags &= 0xffff;
         let send = iflags & item::SIGNIFICANT != 0
             || self.ctx.out.info_name >= 2
-            || self.ctx.out.has_i > 1;
+            || self.ctx.out.has_i > 1
+            || xname.is_some_and(|x| !x.is_empty());
         if send && self.proto() >= 29 {
             if ndx >= 0 {
                 self.codec.write(self.w, ndx)?;
             }
             write_shortint(self.w, iflags as u16)?;
+            if iflags & item::XNAME_FOLLOWS != 0 {
+                write_vstring(self.w, xname.unwrap_or(b""))?;
+            }
         } else if send && ndx >= 0 && !self.ctx.am_server && self.ctx.out.has_i > 0 {
             // Below protocol 29 nothing but transfers travels: a client
             // generator logs its own items (generator.c itemize()).
-            self.ctx.out.log_item(&self.ctx.log, file, iflags, None);
+            let x = xname.filter(|x| !x.is_empty());
+            self.ctx.out.log_item(&self.ctx.log, file, iflags, x);
         }
         Ok(())
     }
@@ -817,6 +890,19 @@ impl<'a, W: Write> Generator<'a, W> {
                 )
             };
             let mut line = line;
+            if opts.atimes > 0 && file.mode != 0 {
+                // `-U` adds an access-time column after the mtime (blank
+                // for directories), as list_file_entry() prints it.
+                let p = crate::report::list::size_width(opts.human_readable) + 31;
+                let at = if file.is_dir() {
+                    String::new()
+                } else {
+                    let off = crate::report::localtime::utc_offset(file.atime);
+                    crate::report::numbers::timestring(file.atime, off)
+                };
+                let col = format!(" {at:>19}");
+                line.splice(p.min(line.len())..p.min(line.len()), col.bytes());
+            }
             line.push(b'\n');
             let line =
                 crate::report::messages::escape_output(&line, crate::report::output_charset());
@@ -887,7 +973,16 @@ impl<'a, W: Write> Generator<'a, W> {
         let st = if self.dry_missing_all || self.dry_missing_dir.is_some() {
             None
         } else {
-            match fs::symlink_metadata(&fname) {
+            // `-K`: a symlink to a directory stands for the directory.
+            match fs::symlink_metadata(&fname).map(|m| {
+                match m.file_type().is_symlink() && opts.keep_dirlinks && is_dir {
+                    true => fs::metadata(&fname)
+                        .ok()
+                        .filter(|t| t.is_dir())
+                        .unwrap_or(m),
+                    false => m,
+                }
+            }) {
                 Ok(m) => Some(m),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => None,
                 Err(e) => {
@@ -960,24 +1055,56 @@ impl<'a, W: Write> Generator<'a, W> {
         let mut file = file;
         if !opts.perms {
             let exists = st.is_some() && stype != Some(FileType::Dir);
-            file.mode = dest_mode(
-                file.mode,
-                st.as_ref().map(|m| m.mode()).unwrap_or(0),
-                self.dflt_perms,
-                exists,
-            );
+            let stat_mode = st.as_ref().map(|m| m.mode()).unwrap_or(0);
+            file.mode = dest_mode(file.mode, stat_mode, self.dflt_perms, exists);
+            if exists && opts.executability && file.is_reg() {
+                // `-E`: executable where the sender's file is (rsync.c
+                // dest_mode()).
+                let sent = self.lists.get(ndx_i).map(|e| e.mode).unwrap_or(0);
+                if sent & 0o111 == 0 {
+                    file.mode &= !0o111;
+                } else if stat_mode & 0o111 == 0 {
+                    file.mode |= (file.mode & 0o444) >> 2;
+                }
+            }
             if let Some(e) = self.lists.get_mut(ndx_i) {
                 e.mode = file.mode;
             }
         }
+        let hlinked = self.hlinks.is_some() && file.flags & FLAG_HLINKED != 0;
+        if hlinked && self.hard_link_check(ndx_i, &fname, st.as_ref())? {
+            return Ok(());
+        }
         let ftype = file.file_type().unwrap_or(FileType::Regular);
         if ftype == FileType::Symlink && opts.links {
-            return self.gen_symlink(ndx_i, &file, &fname, st, stype);
+            let target = file.link_target.as_deref().unwrap_or(b"");
+            if opts.safe_links && crate::flist::links::unsafe_symlink(target, &file.name) {
+                if self.ctx.out.info_name >= 1 {
+                    self.log(
+                        LogCode::Info,
+                        &format!(
+                            "ignoring unsafe symlink \"{}\" -> \"{}\"\n",
+                            String::from_utf8_lossy(&file.name),
+                            String::from_utf8_lossy(target)
+                        ),
+                    );
+                }
+                return Ok(());
+            }
+            // `-J`: symlink times are left alone.
+            let times = (self.attr.times, self.attr.atimes);
+            self.attr.times &= !opts.omit_link_times;
+            self.attr.atimes &= !opts.omit_link_times;
+            let r = self.gen_symlink(ndx_i, &file, &fname, st, stype);
+            (self.attr.times, self.attr.atimes) = times;
+            r?;
+            return self.finish_hard_link(ndx_i);
         }
         if (ftype.is_device() && opts.devices && self.attr.am_root)
             || (ftype.is_special() && opts.specials)
         {
-            return self.gen_special(ndx_i, &file, &fname, st, stype);
+            self.gen_special(ndx_i, &file, &fname, st, stype)?;
+            return self.finish_hard_link(ndx_i);
         }
         if ftype != FileType::Regular {
             if self.ctx.out.info_nonreg >= 1 {
@@ -1019,13 +1146,33 @@ impl<'a, W: Write> Generator<'a, W> {
         }
         if let Some(m) = &st {
             if !redo && self.quick_check_ok(&file, &fname, m) {
+                let mut restat = None;
+                let mut extra = 0;
                 match set_file_attrs(&fname, &file, Some(m), &self.attr, opts.checksum) {
-                    Ok(u) => self.report_attrs(&file, u),
+                    Ok(u) => {
+                        // rsync.c set_file_attrs() re-stats after a chown of
+                        // a setuid/setgid file and itemizes what it saw then:
+                        // the new owner, and the bits the chown cleared
+                        // (setuid; setgid when group-executable).
+                        let owned = crate::fsops::UPDATED_OWNER | crate::fsops::UPDATED_GROUP;
+                        if u & owned != 0 && m.mode() & 0o6000 != 0 {
+                            restat = fs::symlink_metadata(&fname).ok();
+                            let sgid = if m.mode() & 0o010 != 0 { 0o2000 } else { 0 };
+                            let cleared = m.mode() & !(0o4000 | sgid);
+                            if opts.perms && cleared & 0o7777 != file.mode & 0o7777 {
+                                extra = item::REPORT_PERMS;
+                            }
+                        }
+                        self.report_attrs(&file, u)
+                    }
                     Err(e) => self.attr_error(&fname, e),
                 }
-                self.itemize(&file, ndx_i, Some(m), 0)?;
-                return Ok(());
+                self.itemize(&file, ndx_i, Some(restat.as_ref().unwrap_or(m)), extra)?;
+                return self.finish_hard_link(ndx_i);
             }
+        }
+        if st.is_none() && hlinked && self.hlink_defer(ndx_i) {
+            return Ok(());
         }
         // Request the file (notify_others). A list is finished only when
         // every file requested from it is (cur_flist->in_progress).
@@ -1034,6 +1181,9 @@ impl<'a, W: Write> Generator<'a, W> {
                 self.lists.lists[p].in_progress += 1;
             }
         }
+        if hlinked {
+            self.hlink_sending(ndx_i);
+        }
         self.codec.write(self.w, ndx_i)?;
         let mut iflags = item::TRANSFER;
         if opts.checksum {
@@ -1041,7 +1191,7 @@ impl<'a, W: Write> Generator<'a, W> {
         }
         self.itemize(&file, -1, st.as_ref(), iflags)?;
         if opts.dry_run {
-            return Ok(());
+            return self.finish_hard_link(ndx_i);
         }
         let whole_file = opts.whole_file.unwrap_or(false);
         let basis_len = st.as_ref().map(|m| m.size() as i64).unwrap_or(0);
@@ -1529,7 +1679,10 @@ impl<'a, W: Write> Generator<'a, W> {
                 e.mtime_nsec,
                 self.ctx.opts.modify_window,
             );
-            if m.is_dir() && differs {
+            // `-K`: a kept symlink gets the directory's time itself, as
+            // upstream's non-following stat and set-times do.
+            let kept = self.ctx.opts.keep_dirlinks && m.file_type().is_symlink();
+            if (m.is_dir() || kept) && differs {
                 let _ = set_file_attrs(&p, e, Some(&m), &self.attr, true);
             }
         }

@@ -71,7 +71,8 @@ impl<'a> Receiver<'a> {
                 owner: opts.owner,
                 group: opts.group,
                 omit_dir_times: opts.omit_dir_times,
-                am_root: nix::unistd::geteuid().is_root(),
+                atimes: opts.atimes > 0,
+                am_root: opts.am_root(),
                 modify_window: opts.modify_window,
                 dry_run: opts.dry_run,
             },
@@ -177,7 +178,7 @@ impl<'a> Receiver<'a> {
             let fname = self.dest.path(&file.name);
             let inc = self.lists.inc;
             match self.receive_file(r, file, &fname, &head, &mut buf)? {
-                Outcome::Done if inc => {
+                Outcome::Done if inc || file.flags & crate::flist::entry::FLAG_HLINKED != 0 => {
                     let _ = self.events.send(RecvEvent::Finished(ndx));
                 }
                 Outcome::Done => {}

@@ -11,7 +11,7 @@ use super::{read_ndx_skip_del_stats, Ctx};
 use crate::checksum::FileSum;
 use crate::delta::matcher::{match_window, Token, Window};
 use crate::error::{strerror, Error, IoError, Result};
-use crate::flist::build::{full_fname, open_nofollow};
+use crate::flist::build::full_fname;
 use crate::flist::entry::{FileEntry, FLAG_CLEARED, FLAG_FILE_SENT};
 use crate::flist::FileLists;
 use crate::report::stats::Stats;
@@ -222,7 +222,7 @@ pub fn send_files<R: Read, W: Write>(
         let head = read_sum_head(r, proto, xfer_len, csum_length)?;
         let sums = read_block_sums(r, &head)?;
         let path = file.local_path.clone().unwrap_or_default();
-        let mut f = match open_nofollow(&path) {
+        let mut f = match crate::flist::links::open_source(&ctx.opts, &path) {
             Ok(f) => f,
             Err(e) => {
                 if e.kind() == io::ErrorKind::NotFound {

@@ -138,9 +138,13 @@ pub fn run_local(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, 
     let (a, b) = UnixStream::pair()?;
     // The receiving half never sees the names list: the sender reads it
     // (pipe.c local_child() drops filesfrom_fd in the child).
-    let server_opts = if opts.files_from.is_some() {
+    // `--munge-links` is each side's own: the receiving half has none.
+    // `--chmod` is applied by the sending half only.
+    let server_opts = if opts.files_from.is_some() || opts.munge_links || opts.chmod.is_some() {
         Arc::new(Options {
             files_from: None,
+            munge_links: false,
+            chmod: None,
             ..(*opts).clone()
         })
     } else {

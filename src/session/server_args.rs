@@ -106,14 +106,29 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     if o.dirs_explicit || (o.dirs && !o.recursive && (o.list_only || (o.deleting() && am_sender))) {
         f.push('d');
     }
+    if am_sender && o.keep_dirlinks {
+        f.push('K');
+    }
     if am_sender && o.prune_empty_dirs {
         f.push('m');
     }
     if am_sender && o.omit_dir_times && !o.omit_dir_times_implied {
         f.push('O');
     }
+    if am_sender && o.omit_link_times {
+        f.push('J');
+    }
+    if !am_sender && o.copy_links {
+        f.push('L');
+    }
+    if !am_sender && o.copy_dirlinks {
+        f.push('k');
+    }
     if o.whole_file == Some(true) {
         f.push('W');
+    }
+    for _ in 0..o.hard_links.min(2) {
+        f.push('H');
     }
     if o.owner {
         f.push('o');
@@ -127,8 +142,13 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     if o.times {
         f.push('t');
     }
+    for _ in 0..o.atimes.min(2) {
+        f.push('U');
+    }
     if o.perms {
         f.push('p');
+    } else if o.executability && am_sender {
+        f.push('E');
     }
     if o.recursive {
         f.push('r');
@@ -275,6 +295,9 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
         if o.force {
             args.push("--force".into());
         }
+        if o.super_user == Some(true) {
+            args.push("--super".into());
+        }
         if o.size_only {
             args.push("--size-only".into());
         }
@@ -330,10 +353,22 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     if o.ignore_errors {
         args.push("--ignore-errors".into());
     }
+    if o.copy_unsafe_links {
+        args.push("--copy-unsafe-links".into());
+    }
+    if o.safe_links {
+        args.push("--safe-links".into());
+    }
     if o.numeric_ids {
         args.push("--numeric-ids".into());
     }
     if am_sender {
+        for (name, map) in [("--usermap", &o.usermap), ("--groupmap", &o.groupmap)] {
+            if let Some(m) = map {
+                let a = safe_arg(ArgKind::Opt(name), m, o, am_sender);
+                args.push(String::from_utf8_lossy(&a).into_owned());
+            }
+        }
         if o.ignore_existing {
             args.push("--ignore-existing".into());
         }
@@ -365,6 +400,9 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     // Upstream checks its own highest protocol here, not the negotiated one.
     if o.relative && !o.implied_dirs && (!am_sender || o.protocol.unwrap_or(32) >= 30) {
         args.push("--no-implied-dirs".into());
+    }
+    if o.open_noatime && o.atimes <= 1 {
+        args.push("--open-noatime".into());
     }
     if o.mkpath && am_sender {
         args.push("--mkpath".into());

@@ -63,7 +63,8 @@ pub fn flist_shape(ctx: &Ctx) -> FlistShape {
         preserve_links: o.links,
         preserve_devices: o.devices,
         preserve_specials: o.specials,
-        preserve_hard_links: false,
+        preserve_hard_links: o.hard_links > 0,
+        preserve_atimes: o.atimes > 0,
         csum_len: if o.checksum {
             Some(ctx.neg.file_sum.flist_len())
         } else {

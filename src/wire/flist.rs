@@ -31,6 +31,7 @@ pub const XMIT_GROUP_NAME_FOLLOWS: u32 = 1 << 11;
 pub const XMIT_HLINK_FIRST: u32 = 1 << 12;
 pub const XMIT_IO_ERROR_ENDLIST: u32 = 1 << 12;
 pub const XMIT_MOD_NSEC: u32 = 1 << 13;
+pub const XMIT_SAME_ATIME: u32 = 1 << 14;
 
 /// MAXPATHLEN on Linux: the bound on names and symlink targets from the peer.
 pub const MAXPATHLEN: usize = 4096;
@@ -51,6 +52,8 @@ pub struct FlistShape {
     pub preserve_devices: bool,
     pub preserve_specials: bool,
     pub preserve_hard_links: bool,
+    /// `-U`: non-directories carry an access time.
+    pub preserve_atimes: bool,
     /// `--checksum`: length of the per-file sum.
     pub csum_len: Option<usize>,
     pub inc_recurse: bool,
@@ -65,6 +68,7 @@ pub struct FlistShape {
 #[derive(Debug, Default)]
 struct PrevState {
     mtime: i64,
+    atime: i64,
     mode: u32,
     uid: u32,
     gid: u32,
@@ -84,6 +88,13 @@ pub struct FlistEncoder {
     namer: Option<IdNamer>,
     seen_uids: std::collections::HashSet<u32>,
     seen_gids: std::collections::HashSet<u32>,
+    /// ndx_start of the list being written and entries written to it: an
+    /// entry's ndx as the receiver first sees it (wire order, not sorted).
+    ndx_start: i32,
+    list_used: i32,
+    /// `-H`, protocol 30+: (dev, ino) -> ndx of the first name sent for it
+    /// (upstream's dev_tbl via idev_find()); kept for the whole run.
+    hlink_first: std::collections::HashMap<(u64, u64), i32>,
 }
 
 impl FlistEncoder {
@@ -94,7 +105,28 @@ impl FlistEncoder {
             namer: None,
             seen_uids: Default::default(),
             seen_gids: Default::default(),
+            ndx_start: 0,
+            list_used: 0,
+            hlink_first: Default::default(),
         }
+    }
+
+    /// A new list starts at `ndx_start` (flist->ndx_start).
+    pub fn begin_list(&mut self, ndx_start: i32) {
+        self.ndx_start = ndx_start;
+        self.list_used = 0;
+    }
+
+    /// Does this entry carry hard-link data (flist.c make_file())? From
+    /// protocol 28 any non-directory with more than one link; before, every
+    /// regular file.
+    fn hlink_candidate(&self, e: &FileEntry) -> bool {
+        self.shape.preserve_hard_links
+            && if self.shape.protocol >= 28 {
+                !e.is_dir() && e.nlink > 1 && e.mode != 0
+            } else {
+                e.is_reg()
+            }
     }
 
     /// Send user/group names inline the first time each id appears
@@ -116,8 +148,9 @@ impl FlistEncoder {
         Some(name[..name.len().min(255)].to_vec())
     }
 
-    /// Write one entry (send_file_entry()). Hard-link groups are not
-    /// encoded here (no `-H` yet), so XMIT_HLINKED is never set.
+    /// Write one entry (send_file_entry()). With `-H`, protocol 30+ names
+    /// the first ndx of a link group (a member in the same list is
+    /// abbreviated to its name); older protocols send dev and inode.
     pub fn write_entry<W: Write + ?Sized>(&mut self, w: &mut W, e: &FileEntry) -> Result<()> {
         let s = self.shape;
         let proto = s.protocol;
@@ -221,6 +254,36 @@ impl FlistEncoder {
         if e.mtime_nsec != 0 && proto >= 31 {
             xflags |= XMIT_MOD_NSEC;
         }
+        let atimes = s.preserve_atimes && ftype != FileType::Dir;
+        if atimes {
+            if e.atime == p.atime {
+                xflags |= XMIT_SAME_ATIME;
+            } else {
+                p.atime = e.atime;
+            }
+        }
+        let hlinked = self.hlink_candidate(e);
+        let mut first_hlink: Option<i32> = None;
+        if hlinked {
+            if proto >= 30 {
+                let me = self.ndx_start + self.list_used;
+                match self.hlink_first.entry((e.dev, e.ino)) {
+                    std::collections::hash_map::Entry::Occupied(o) => first_hlink = Some(*o.get()),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(me);
+                        xflags |= XMIT_HLINK_FIRST;
+                    }
+                }
+            } else if e.dev as i64 == self.prev.dev {
+                if proto >= 28 {
+                    xflags |= XMIT_SAME_DEV_PRE30;
+                }
+            } else {
+                self.prev.dev = e.dev as i64;
+            }
+            xflags |= XMIT_HLINKED;
+        }
+        let p = &mut self.prev;
 
         let name = &e.name;
         let mut l1 = 0usize;
@@ -272,6 +335,16 @@ impl FlistEncoder {
             write_byte(w, l2 as u8)?;
         }
         w.write_all(&name[l1..])?;
+        self.list_used += 1;
+        if let Some(first) = first_hlink {
+            write_varint(w, first)?;
+            if first >= self.ndx_start {
+                // Same list: the receiver copies the rest from the leader.
+                p.lastname.clear();
+                p.lastname.extend_from_slice(name);
+                return Ok(());
+            }
+        }
 
         let size = if is_dev || is_special { 0 } else { e.size };
         write_varlong30(w, size, 3, proto)?;
@@ -287,6 +360,9 @@ impl FlistEncoder {
         }
         if xflags & XMIT_SAME_MODE == 0 {
             write_int(w, mode as i32)?;
+        }
+        if atimes && xflags & XMIT_SAME_ATIME == 0 {
+            write_varlong(w, e.atime, 4)?;
         }
         if s.preserve_uid && xflags & XMIT_SAME_UID == 0 {
             write_varint30(w, e.uid as i32, proto)?;
@@ -325,6 +401,18 @@ impl FlistEncoder {
             let t = e.link_target.as_deref().unwrap_or(b"");
             write_varint30(w, t.len() as i32, proto)?;
             w.write_all(t)?;
+        }
+        if hlinked && proto < 30 {
+            // The dev travels 1-incremented so that it is never zero.
+            if proto < 26 {
+                write_int(w, p.dev.wrapping_add(1) as i32)?;
+                write_int(w, e.ino as i32)?;
+            } else {
+                if xflags & XMIT_SAME_DEV_PRE30 == 0 {
+                    write_longint(w, p.dev.wrapping_add(1))?;
+                }
+                write_longint(w, e.ino as i64)?;
+            }
         }
         if let Some(len) = s.csum_len {
             if ftype == FileType::Regular && e.mode != 0 {
@@ -385,9 +473,11 @@ pub struct FlistDecoder {
     prev: PrevState,
     /// Inline (is_user, id, name) triples seen so far; the caller maps them.
     pub id_names: Vec<(bool, u32, Vec<u8>)>,
-    /// ndx_start of the current list plus entries received: the bound for
-    /// hard-link leader references.
-    pub received: usize,
+    /// ndx_start of the list being read (set by [`Self::begin_list`]).
+    ndx_start: i32,
+    /// Protocols before 30: (dev, ino) -> group number, counted from 0
+    /// (hlink.c idev_find() on the receiving side).
+    hlink_groups: std::collections::HashMap<(i64, i64), i32>,
 }
 
 impl FlistDecoder {
@@ -396,13 +486,25 @@ impl FlistDecoder {
             shape,
             prev: PrevState::default(),
             id_names: Vec::new(),
-            received: 0,
+            ndx_start: 0,
+            hlink_groups: Default::default(),
         }
     }
 
+    /// A new list starts at `ndx_start` (flist->ndx_start).
+    pub fn begin_list(&mut self, ndx_start: i32) {
+        self.ndx_start = ndx_start;
+    }
+
+    /// Protocols before 30 forget the (dev, ino) table after the first
+    /// list (match_hard_links() idev_destroy()).
+    pub fn forget_hlink_devs(&mut self) {
+        self.hlink_groups.clear();
+    }
+
     /// Read one entry or the end marker (recv_file_list() + recv_file_entry()).
-    /// `leaders` gives access to already received entries for abbreviated
-    /// hard-link members.
+    /// `leaders` holds the entries of this list received so far, in wire
+    /// order: abbreviated hard-link members copy their leader.
     pub fn read_entry<R: Read + ?Sized>(
         &mut self,
         r: &mut R,
@@ -435,7 +537,6 @@ impl FlistDecoder {
             f
         };
         let e = self.read_entry_body(r, xflags, leaders)?;
-        self.received += 1;
         Ok(FlistItem::Entry(e))
     }
 
@@ -476,36 +577,54 @@ impl FlistDecoder {
             ..FileEntry::default()
         };
 
+        let here = self.ndx_start + leaders.len() as i32;
+        let mut first_hlink = -1;
         if proto >= 30 && xflags & XMIT_HLINKED != 0 && xflags & XMIT_HLINK_FIRST == 0 {
             let first = read_varint(r)?;
-            if first < 0 || first as usize >= self.received {
+            if first < 0 || first >= here {
                 return Err(Error::protocol(format!(
-                    "hard-link reference out of range: {first} ({})",
-                    self.received
+                    "hard-link reference out of range: {first} ({here})"
                 )));
             }
             if !s.preserve_hard_links {
                 return Err(Error::protocol("hard-link entry received without -H"));
             }
+            first_hlink = first;
+        }
+        if first_hlink >= self.ndx_start {
             // Abbreviated member: every field comes from the leader.
             let lead = leaders
-                .get(first as usize)
+                .get((first_hlink - self.ndx_start) as usize)
                 .ok_or_else(|| Error::protocol("hard-link reference out of range"))?;
             e.size = lead.size;
             e.mtime = lead.mtime;
             e.mtime_nsec = lead.mtime_nsec;
             e.mode = lead.mode;
+            e.atime = lead.atime;
+            if s.preserve_atimes && !e.is_dir() {
+                p.atime = e.atime;
+            }
             e.uid = lead.uid;
             e.gid = lead.gid;
             e.rdev_major = lead.rdev_major;
             e.rdev_minor = lead.rdev_minor;
             e.link_target.clone_from(&lead.link_target);
             e.checksum.clone_from(&lead.checksum);
-            e.flags |= FLAG_HLINKED;
+            if !e.is_dir() {
+                e.flags |= FLAG_HLINKED;
+            }
+            e.hl_gnum = first_hlink;
+            if e.mtime_nsec != 0 {
+                e.flags |= FLAG_MOD_NSEC;
+            }
             p.mtime = e.mtime;
             p.mode = e.mode;
             p.uid = e.uid;
             p.gid = e.gid;
+            if s.preserve_devices && e.file_type().is_some_and(|t| t.is_device()) {
+                p.rdev_major = e.rdev_major;
+                p.rdev = (e.rdev_major, e.rdev_minor);
+            }
             return Ok(e);
         }
 
@@ -540,6 +659,12 @@ impl FlistDecoder {
         e.mode = p.mode;
         if FileType::from_mode(e.mode).is_none() && !(e.mode == 0 && s.missing_args) {
             return Err(Error::protocol("file entry without a valid mode"));
+        }
+        if s.preserve_atimes && !e.is_dir() {
+            if xflags & XMIT_SAME_ATIME == 0 {
+                p.atime = read_varlong(r, 4)?;
+            }
+            e.atime = p.atime;
         }
         if s.preserve_uid && xflags & XMIT_SAME_UID == 0 {
             p.uid = read_varint30(r, proto)? as u32;
@@ -603,21 +728,30 @@ impl FlistDecoder {
             read_buf(r, &mut t)?;
             e.link_target = Some(t);
         }
-        if s.preserve_hard_links
-            && proto < 30
-            && (xflags & XMIT_HLINKED != 0 || (proto < 28 && ft == FileType::Regular))
-        {
-            // dev/ino of old protocols: read and keep for grouping.
-            if proto < 26 {
-                e.dev = read_int(r)? as u32 as u64;
-                e.ino = read_int(r)? as u32 as u64;
+        let hlinked = s.preserve_hard_links
+            && (xflags & XMIT_HLINKED != 0 || (proto < 28 && ft == FileType::Regular));
+        if hlinked && proto >= 30 {
+            e.hl_gnum = if xflags & XMIT_HLINK_FIRST != 0 {
+                here
             } else {
-                if xflags & XMIT_SAME_DEV_PRE30 == 0 || proto < 28 {
+                first_hlink
+            };
+        } else if hlinked {
+            // dev/ino of old protocols: only a grouping key here.
+            let ino;
+            if proto < 26 {
+                p.dev = read_int(r)? as i64;
+                ino = read_int(r)? as i64;
+            } else {
+                if xflags & XMIT_SAME_DEV_PRE30 == 0 {
                     p.dev = read_longint(r)?;
                 }
-                e.dev = p.dev as u64;
-                e.ino = read_longint(r)? as u64;
+                ino = read_longint(r)?;
             }
+            let next = self.hlink_groups.len() as i32;
+            e.hl_gnum = *self.hlink_groups.entry((p.dev, ino)).or_insert(next);
+        }
+        if hlinked && ft != FileType::Dir {
             e.flags |= FLAG_HLINKED;
         }
         let ft = if e.mode == 0 { FileType::Fifo } else { ft };
@@ -830,6 +964,88 @@ mod tests {
                 }
                 if a.file_type() == Some(FileType::CharDev) {
                     assert_eq!((a.rdev_major, a.rdev_minor), (b.rdev_major, b.rdev_minor));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hard_link_groups_every_protocol() {
+        // Two lists: a group of three (two in the first list, one in the
+        // second), a pair, a lone file; all with atimes.
+        let mk = |name: &str, ino: u64, nlink: u64| FileEntry {
+            name: name.as_bytes().to_vec(),
+            mode: S_IFREG | 0o644,
+            size: 7,
+            mtime: 1_700_000_000,
+            atime: 1_600_000_000 + ino as i64,
+            uid: 1,
+            gid: 2,
+            dev: 9,
+            ino,
+            nlink,
+            ..FileEntry::default()
+        };
+        let first = vec![
+            mk("a", 1, 3),
+            mk("b", 2, 2),
+            mk("c", 1, 3),
+            mk("d", 2, 2),
+            mk("e", 3, 1),
+        ];
+        let second = vec![mk("s/f", 1, 3)];
+        for (proto, varint) in [
+            (32, true),
+            (30, false),
+            (29, false),
+            (28, false),
+            (27, false),
+        ] {
+            let mut sh = shape(proto, varint);
+            sh.preserve_hard_links = true;
+            sh.preserve_atimes = proto >= 28;
+            let mut enc = FlistEncoder::new(sh);
+            let mut buf = Vec::new();
+            enc.begin_list(1);
+            for e in &first {
+                enc.write_entry(&mut buf, e).unwrap();
+            }
+            enc.write_end(&mut buf, 0).unwrap();
+            enc.begin_list(7);
+            for e in &second {
+                enc.write_entry(&mut buf, e).unwrap();
+            }
+            enc.write_end(&mut buf, 0).unwrap();
+            let mut dec = FlistDecoder::new(sh);
+            let mut r = &buf[..];
+            let mut lists = Vec::new();
+            for start in [1, 7] {
+                dec.begin_list(start);
+                let mut got = Vec::new();
+                while let FlistItem::Entry(e) = dec.read_entry(&mut r, &got).unwrap() {
+                    got.push(e);
+                }
+                lists.push(got);
+            }
+            assert!(r.is_empty(), "proto {proto}");
+            let all: Vec<&FileEntry> = lists.iter().flatten().collect();
+            let g = |i: usize| all[i].hl_gnum;
+            for (i, e) in all.iter().enumerate() {
+                // A name with one link carries hard-link data only below 28.
+                let want = i != 4 || proto < 28;
+                assert_eq!(e.flags & FLAG_HLINKED != 0, want, "proto {proto} #{i}");
+            }
+            assert_eq!(g(0), g(2), "proto {proto}");
+            assert_eq!(g(0), g(5), "proto {proto}");
+            assert_eq!(g(1), g(3), "proto {proto}");
+            assert_ne!(g(0), g(1), "proto {proto}");
+            for (e, want) in all.iter().zip(first.iter().chain(&second)) {
+                assert_eq!(
+                    (e.size, e.mtime, e.mode),
+                    (want.size, want.mtime, want.mode)
+                );
+                if sh.preserve_atimes {
+                    assert_eq!(e.atime, want.atime, "proto {proto}");
                 }
             }
         }
