@@ -5,7 +5,10 @@
 //! place, so a destination name always holds a complete file.
 
 pub mod delete;
+pub mod partial;
+pub mod remove_source;
 pub mod tempfile;
+pub mod writer;
 
 use crate::flist::entry::{FileEntry, FileType};
 use nix::sys::stat::{utimensat, UtimensatFlags};

@@ -36,15 +36,36 @@ const NAME_MAX: usize = 255;
 
 /// Create a fresh temp file next to `dest`, registered for cleanup.
 pub fn create_temp(dest: &Path) -> io::Result<(File, PathBuf)> {
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    let base = dest
+    create_temp_in(dest, None, dest)
+}
+
+/// receiver.c get_tmpname() + mkstemp(): `.NAME.XXXXXX` beside `dest`, or
+/// `NAME.XXXXXX` (no dot) in `tmpdir` (`-T`). `keep_as` is where an
+/// interrupted file goes with `--partial` (the destination itself, or its
+/// name in the partial dir).
+pub fn create_temp_in(
+    dest: &Path,
+    tmpdir: Option<&Path>,
+    keep_as: &Path,
+) -> io::Result<(File, PathBuf)> {
+    let dir = tmpdir.unwrap_or_else(|| dest.parent().unwrap_or(Path::new(".")));
+    let mut base = dest
         .file_name()
         .map(|n| n.as_bytes().to_vec())
         .unwrap_or_default();
+    let lead: &[u8] = if tmpdir.is_some() {
+        b""
+    } else {
+        // No second leading dot on a dot file.
+        if base.first() == Some(&b'.') {
+            base.remove(0);
+        }
+        b"."
+    };
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let suffix = format!(".{:06}", (n ^ (pid() as u64 * 7919)) % 1_000_000);
-        let mut name = b".".to_vec();
+        let mut name = lead.to_vec();
         let room = NAME_MAX - 1 - suffix.len();
         name.extend_from_slice(&base[..base.len().min(room)]);
         name.extend_from_slice(suffix.as_bytes());
@@ -57,7 +78,7 @@ pub fn create_temp(dest: &Path) -> io::Result<(File, PathBuf)> {
             .open(&path)
         {
             Ok(f) => {
-                register(&path, dest);
+                register(&path, keep_as);
                 return Ok((f, path));
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -97,8 +118,14 @@ pub fn cleanup_all() {
             let has_data = std::fs::metadata(&tmp)
                 .map(|m| m.len() > 0)
                 .unwrap_or(false);
-            if keep && has_data && std::fs::rename(&tmp, &dest).is_ok() {
-                continue;
+            if keep && has_data {
+                // A partial dir is made on demand (handle_partial_dir()).
+                if let Some(parent) = dest.parent() {
+                    let _ = std::fs::create_dir(parent);
+                }
+                if std::fs::rename(&tmp, &dest).is_ok() {
+                    continue;
+                }
             }
             let _ = std::fs::remove_file(tmp);
         }
