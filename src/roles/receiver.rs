@@ -227,13 +227,10 @@ impl<'a> Receiver<'a> {
                         }
                     } else {
                         if self.ctx.out.info_name >= 1 || self.ctx.out.has_i > 0 {
-                            self.ctx.log.log(
-                                LogCode::Warning,
-                                &format!(
-                                    "WARNING: {} failed verification -- update {kept} (will try again).\n",
-                                    String::from_utf8_lossy(&file.name)
-                                ),
-                            );
+                            self.warn_via_generator(&format!(
+                                "WARNING: {} failed verification -- update {kept} (will try again).\n",
+                                String::from_utf8_lossy(&file.name)
+                            ));
                         }
                         let _ = self.events.send(RecvEvent::Redo(ndx));
                     }
@@ -253,6 +250,19 @@ impl<'a> Receiver<'a> {
 
     fn temp_dir(&self) -> Option<PathBuf> {
         temp_dir(self.ctx, self.dest)
+    }
+
+    /// A warning of the receiver travels to the generator and on from
+    /// there as MSG_WARNING: unlike the server's own lines it is not turned
+    /// into MSG_INFO for a peer below protocol 30 (as rsync 3.5.0 is seen
+    /// to do from protocol 29 up; below that it arrives as MSG_INFO).
+    fn warn_via_generator(&self, text: &str) {
+        match &self.ctx.log.sink {
+            crate::report::LogSink::Wire(tx, _) if self.ctx.protocol() >= 29 => {
+                let _ = tx.send((crate::wire::mux::MsgCode::Warning, text.as_bytes().to_vec()));
+            }
+            _ => self.ctx.log.log(LogCode::Warning, text),
+        }
     }
 
     fn log_syserr(&self, what: &str, path: &Path, e: &io::Error) {
