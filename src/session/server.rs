@@ -82,7 +82,9 @@ pub fn run_server(opts: Options) -> ExitCode {
         if ctx.protocol() >= 23 {
             w.start_mux()?;
         }
-        if ctx.protocol() >= 30 {
+        // main.c start_server(): a sender hears the generator's messages
+        // from protocol 30, or for --remove-source-files.
+        if ctx.protocol() >= 30 || (opts.sender && opts.remove_source_files > 0) {
             r.start_mux();
         }
         let args: Vec<_> = opts.operands.iter().skip(1).cloned().collect();
