@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::tree::{self, Profile};
 
+mod landing;
 mod relative;
 use crate::util::{self, Norm, Output, RunOpts};
 

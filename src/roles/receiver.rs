@@ -258,6 +258,11 @@ impl<'a> Receiver<'a> {
     /// to do from protocol 29 up; below that it arrives as MSG_INFO).
     fn warn_via_generator(&self, text: &str) {
         match &self.ctx.log.sink {
+            // A local receiver shares the client's stderr and writes there
+            // itself; nothing crosses the pipe.
+            crate::report::LogSink::Wire(..) if self.ctx.out.local_server => {
+                crate::report::print_local(LogCode::Warning, text.as_bytes())
+            }
             crate::report::LogSink::Wire(tx, _) if self.ctx.protocol() >= 29 => {
                 let _ = tx.send((crate::wire::mux::MsgCode::Warning, text.as_bytes().to_vec()));
             }
