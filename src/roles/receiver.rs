@@ -635,7 +635,7 @@ impl<'a> Receiver<'a> {
             2 => Outcome::Delayed,
             1 => Outcome::Done,
             0 => {
-                let kept = if !(keep_partial && partialptr.is_some()) && !inplace {
+                let kept = if !(inplace || keep_partial && partialptr.is_some()) {
                     "discarded"
                 } else if opts.partial_dir.is_some() {
                     "put into partial-dir"
