@@ -219,8 +219,8 @@ pub fn version_text() -> String {
          Capabilities:\n    \
          64-bit files, 64-bit inums, 64-bit timestamps, 64-bit long ints,\n    \
          socketpairs, symlinks, no symtimes, no hardlinks, no hardlink-specials,\n    \
-         no hardlink-symlinks, no IPv6, no atimes, no batchfiles, no inplace,\n    \
-         no append, no ACLs, no xattrs, no secluded-args, no iconv, no prealloc,\n    \
+         no hardlink-symlinks, no IPv6, no atimes, no batchfiles, inplace,\n    \
+         append, no ACLs, no xattrs, no secluded-args, no iconv, prealloc,\n    \
          no stop-at, no crtimes\n\
          Checksum list:\n    \
          xxh128 xxh3 xxh64 md5 md4 none\n\

@@ -531,19 +531,52 @@ mod tests {
     }
 
     #[test]
+    fn landing_options() {
+        let o = run(&["--append", "a", "b"]);
+        assert_eq!((o.append_mode, o.inplace), (1, true));
+        assert_eq!(run(&["--append-verify", "a", "b"]).append_mode, 2);
+        // A client counts --append once; a server counts the words.
+        assert_eq!(run(&["--append", "--append", "a", "b"]).append_mode, 1);
+        let o = run(&["--server", "--append", "--append", ".", "d"]);
+        assert_eq!(o.append_mode, 2);
+        assert_eq!(run(&["--append", "--no-append", "a", "b"]).append_mode, 0);
+        let o = run(&["--delay-updates", "a", "b"]);
+        assert_eq!(
+            o.partial_dir.as_deref(),
+            Some(std::ffi::OsStr::new(".~tmp~"))
+        );
+        assert!(o.partial);
+        let o = run(&["--partial-dir=x//y/", "a", "b"]);
+        assert_eq!(o.partial_dir.as_deref(), Some(std::ffi::OsStr::new("x/y")));
+        assert!(run(&["--partial-dir=.", "a", "b"]).partial_dir.is_none());
+        // --inplace clears --partial for its own logic.
+        assert!(!run(&["--inplace", "--partial", "a", "b"]).partial);
+        assert_eq!(
+            run(&["--remove-sent-files", "a", "b"]).remove_source_files,
+            2
+        );
+        assert_eq!(
+            err_msg(&["--append", "-W", "a", "b"]),
+            "--append cannot be used with --whole-file"
+        );
+        assert_eq!(
+            err_msg(&["--inplace", "--delay-updates", "a", "b"]),
+            "--inplace cannot be used with --delay-updates"
+        );
+        assert_eq!(
+            err_msg(&["--append", "--partial-dir=p", "a", "b"]),
+            "--append cannot be used with --partial-dir"
+        );
+    }
+
+    #[test]
     fn refused_options() {
         for (args, name) in [
             (&["-H", "a", "b"][..], "--hard-links"),
             (&["-avH", "a", "b"][..], "--hard-links"),
             (&["--hard-links", "a", "b"][..], "--hard-links"),
-            (&["-S", "a", "b"][..], "--sparse"),
             (&["-8", "a", "b"][..], "--8-bit-output"),
             (&["--chmod=u+x", "a", "b"][..], "--chmod"),
-            (
-                &["--remove-sent-files", "a", "b"][..],
-                "--remove-sent-files",
-            ),
-            (&["--inplace", "a", "b"][..], "--inplace"),
             (&["-y", "a", "b"][..], "--fuzzy"),
             (&["-b", "a", "b"][..], "--backup"),
             (&["--info=progress2", "a", "b"][..], "--info"),
