@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Live temp files and the destination each one stands for.
-static LIVE: Mutex<Option<HashMap<PathBuf, PathBuf>>> = Mutex::new(None);
+/// Live temp files: where each goes with `--partial`, and the mode it is
+/// given then (finish_transfer() sets the attributes, not the time).
+static LIVE: Mutex<Option<HashMap<PathBuf, (PathBuf, Option<u32>)>>> = Mutex::new(None);
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// `--partial`: an interrupted file is kept under its destination name
 /// instead of being removed (receiver.c / cleanup.c keep_partial).
@@ -90,7 +92,15 @@ pub fn create_temp_in(
 fn register(p: &Path, dest: &Path) {
     let mut g = LIVE.lock().unwrap_or_else(|e| e.into_inner());
     g.get_or_insert_with(HashMap::new)
-        .insert(p.to_path_buf(), dest.to_path_buf());
+        .insert(p.to_path_buf(), (dest.to_path_buf(), None));
+}
+
+/// The permissions a kept partial file gets.
+pub fn set_keep_mode(p: &Path, mode: u32) {
+    let mut g = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = g.as_mut().and_then(|s| s.get_mut(p)) {
+        e.1 = Some(mode & 0o7777);
+    }
 }
 
 /// The temp file was renamed into place or removed: stop tracking it.
@@ -114,16 +124,18 @@ pub fn cleanup_all() {
     let mut g = LIVE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(s) = g.take() {
         let keep = KEEP_PARTIAL.load(Ordering::Relaxed);
-        for (tmp, dest) in s {
+        for (tmp, (dest, mode)) in s {
             let has_data = std::fs::metadata(&tmp)
                 .map(|m| m.len() > 0)
                 .unwrap_or(false);
             if keep && has_data {
                 // A partial dir is made on demand (handle_partial_dir()).
-                if let Some(parent) = dest.parent() {
-                    let _ = std::fs::create_dir(parent);
+                if let Some(m) = mode {
+                    use std::os::unix::fs::PermissionsExt;
+                    let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m));
                 }
-                if std::fs::rename(&tmp, &dest).is_ok() {
+                if super::partial::create_partial_dir(&dest) && std::fs::rename(&tmp, &dest).is_ok()
+                {
                     continue;
                 }
             }

@@ -422,6 +422,9 @@ impl<'a> Receiver<'a> {
             self.discard(r, head, buf)?;
             return Ok(Step::Discarded);
         };
+        if !(inplace || one_inplace) {
+            tempfile::set_keep_mode(&fnametmp, file.mode);
+        }
         let mut out = OutFile::new(out, sparse);
         let total = file.size.max(0) as u64;
         let whole_file = opts.whole_file == Some(true);
