@@ -12,6 +12,10 @@
 //! - a rerun exits 0 and leaves the destination identical to the source
 //!   (`--delete` removes the temp leftovers; a partial dir is used up).
 //!
+//! A caught signal (SIGINT) is different: the receiver cleans up, and with
+//! `--partial-dir` what arrived of the current file is moved into the
+//! partial dir, where the rerun resumes from it.
+//!
 //! The kill points are drawn by a seeded generator, so a failure replays.
 //! `GENSYNC_CRASH_POINTS` sets the total number of kill points over all
 //! modes (default 25; 100 is the full check, well within a minute and a
@@ -377,4 +381,64 @@ fn killed_inplace_sync_is_repaired_by_a_rerun() {
 #[test]
 fn killed_delay_updates_sync_keeps_complete_files() {
     crash_mode("delay_updates", Mode::DelayUpdates, 0x5eed_0005);
+}
+
+/// SIGINT: the receiver's cleanup runs. With `--partial-dir` anything in
+/// `.pd/` is a prefix of the new version (the local copy sends whole
+/// files); the rerun resumes from it and finishes.
+#[test]
+fn interrupted_partial_dir_sync_keeps_prefixes_in_the_dir() {
+    let seed = 0x5eed_0006;
+    let fx = build(seed);
+    let args: &[&str] = &["-a", "--delete", "--partial-dir=.pd"];
+    reset(&fx);
+    let (code, err, full) = run_to_end(&fx, args);
+    assert_eq!(code, 0, "the uninterrupted run failed: {err}");
+    let mut rng = Rng(seed);
+    let points = (total_points() / 5).max(1);
+    let mut failures = Vec::new();
+    for k in 0..points {
+        let at = full.mul_f64((k as f64 + rng.unit()) / points as f64);
+        let dst = reset(&fx);
+        let mut child = spawn(&fx, args);
+        std::thread::sleep(at);
+        let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGINT);
+        let _ = child.wait();
+        for (rel, path) in walk(&dst) {
+            let (dir, base) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
+            let data = fs::read(&path).unwrap_or_default();
+            if let Some(parent) = dir.strip_suffix("/.pd").or((dir == ".pd").then_some("")) {
+                let target = if parent.is_empty() {
+                    base.to_string()
+                } else {
+                    format!("{parent}/{base}")
+                };
+                match fx.new.get(&target) {
+                    Some(n) if n.starts_with(&data) => {}
+                    _ => failures.push(format!("at {at:?}: {rel} is no prefix of {target}")),
+                }
+                continue;
+            }
+            // rsync too leaves a temp file now and then: the signal can
+            // land between a temp file's creation and the receiver
+            // registering it for cleanup.
+            if temp_for(base).is_some() {
+                continue;
+            }
+            let (old, new) = (fx.old.get(&rel), fx.new.get(&rel));
+            if old != Some(&data) && new != Some(&data) {
+                failures.push(format!("at {at:?}: {rel} is neither old nor new"));
+            }
+        }
+        let (code, err, _) = run_to_end(&fx, args);
+        if code != 0 {
+            failures.push(format!("at {at:?}: the rerun exited {code}: {err}"));
+        }
+        let bad = check_identical(&fx, &dst);
+        if !bad.is_empty() {
+            failures.push(format!("at {at:?}: after the rerun: {}", bad.join("; ")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
