@@ -17,7 +17,10 @@ use std::sync::Mutex;
 /// Live temp files and the destination each one stands for.
 /// Live temp files: where each goes with `--partial`, and the mode it is
 /// given then (finish_transfer() sets the attributes, not the time).
-static LIVE: Mutex<Option<HashMap<PathBuf, (PathBuf, Option<u32>)>>> = Mutex::new(None);
+static LIVE: Mutex<Option<HashMap<PathBuf, Keep>>> = Mutex::new(None);
+
+/// Where an interrupted temp file goes, and its permissions then.
+type Keep = (PathBuf, Option<u32>);
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// `--partial`: an interrupted file is kept under its destination name
 /// instead of being removed (receiver.c / cleanup.c keep_partial).
