@@ -191,6 +191,27 @@ pub struct Options {
     pub stats: bool,
     pub progress: bool,
     pub partial: bool,
+    /// `--partial-dir=DIR` (also from RSYNC_PARTIAL_DIR with `--partial`, and
+    /// `.~tmp~` for `--delay-updates`); upstream partial_dir.
+    pub partial_dir: Option<OsString>,
+    /// `--delay-updates`: finished files wait in the partial dir until the
+    /// end of the transfer (upstream delay_updates).
+    pub delay_updates: bool,
+    /// `--inplace` (implied by `--append`): write into the destination file.
+    pub inplace: bool,
+    /// 0 off, 1 `--append`, 2 `--append-verify` (upstream append_mode; a
+    /// protocol below 30 turns 1 into 2).
+    pub append_mode: u8,
+    /// `-S`: turn runs of zeros into holes.
+    pub sparse: bool,
+    /// `--preallocate`: reserve the file's length before writing.
+    pub preallocate: bool,
+    /// `--fsync`: fsync every written file.
+    pub fsync: bool,
+    /// `-T DIR`: where the receiver creates its temporary files.
+    pub temp_dir: Option<OsString>,
+    /// 1 `--remove-source-files`, 2 its old name `--remove-sent-files`.
+    pub remove_source_files: u8,
     /// 0 plain digits, 1 (default) digit grouping, 2 units of 1000, 3 of 1024.
     pub human_readable: u8,
     /// Count of `-i`.
@@ -328,6 +349,15 @@ impl Default for Options {
             stats: false,
             progress: false,
             partial: false,
+            partial_dir: None,
+            delay_updates: false,
+            inplace: false,
+            append_mode: 0,
+            sparse: false,
+            preallocate: false,
+            fsync: false,
+            temp_dir: None,
+            remove_source_files: 0,
             human_readable: 1,
             itemize_changes: 0,
             out_format: None,

@@ -145,6 +145,32 @@ enum OptSet {
     /// `-a -i -U -H -E`: access times on the wire (XMIT_SAME_ATIME), with
     /// abbreviated hard-link entries taking the leader's.
     AtimesHardLinks,
+    /// `-a -i --inplace` over the `NoWholeFile` fixture: the receiver
+    /// rewrites the basis, so the sender's matches follow the in-place rules.
+    Inplace,
+    /// `-a -i --append` over files the destination has a prefix of (one
+    /// with a wrong prefix, one longer): only the rest is sent.
+    Append,
+    /// `-a -i --append-verify` on the same fixture: the wrong prefix fails
+    /// the whole-file check and is redone (protocol < 30: `--append` too).
+    AppendVerify,
+    /// `-a -i --partial-dir=.pd` with a partial file left in `dst/.pd`: it
+    /// is the basis (updated in place from protocol 30), then removed.
+    PartialDir,
+    /// `-a -i --delay-updates` over the `NoWholeFile` fixture.
+    DelayUpdates,
+    /// `-a -i -S` with files of long zero runs.
+    Sparse,
+    /// `-a -i -T .tmp`: temp files in a directory of the destination.
+    TempDir,
+    /// `-a -i --preallocate --fsync` over the `NoWholeFile` fixture.
+    PreallocateFsync,
+    /// `-a -i --remove-source-files` over an older destination (some files
+    /// up to date): the sender removes what the receiver has.
+    RemoveSource,
+    /// `-a -i --remove-sent-files`: the old name removes only transferred
+    /// files (and new symlinks), not up-to-date ones.
+    RemoveSent,
 }
 
 impl OptSet {
@@ -178,6 +204,16 @@ impl OptSet {
             OptSet::Chown => "chown",
             OptSet::ChmodOmitLinkTimes => "chmod_omit_link_times",
             OptSet::AtimesHardLinks => "atimes_hard_links",
+            OptSet::Inplace => "inplace",
+            OptSet::Append => "append",
+            OptSet::AppendVerify => "append_verify",
+            OptSet::PartialDir => "partial_dir",
+            OptSet::DelayUpdates => "delay_updates",
+            OptSet::Sparse => "sparse",
+            OptSet::TempDir => "temp_dir",
+            OptSet::PreallocateFsync => "preallocate_fsync",
+            OptSet::RemoveSource => "remove_source",
+            OptSet::RemoveSent => "remove_sent",
         }
     }
 
@@ -227,6 +263,16 @@ impl OptSet {
             OptSet::Chown => &["-a", "-i", "--chown=nobody:nogroup"],
             OptSet::ChmodOmitLinkTimes => &["-a", "-i", "--chmod=go-w,Dg+s", "-J"],
             OptSet::AtimesHardLinks => &["-a", "-i", "-U", "-H", "-E"],
+            OptSet::Inplace => &["-a", "-i", "--inplace"],
+            OptSet::Append => &["-a", "-i", "--append"],
+            OptSet::AppendVerify => &["-a", "-i", "--append-verify"],
+            OptSet::PartialDir => &["-a", "-i", "--partial-dir=.pd"],
+            OptSet::DelayUpdates => &["-a", "-i", "--delay-updates"],
+            OptSet::Sparse => &["-a", "-i", "-S"],
+            OptSet::TempDir => &["-a", "-i", "-T", ".tmp"],
+            OptSet::PreallocateFsync => &["-a", "-i", "--preallocate", "--fsync"],
+            OptSet::RemoveSource => &["-a", "-i", "--remove-source-files"],
+            OptSet::RemoveSent => &["-a", "-i", "--remove-sent-files"],
         }
     }
 
@@ -292,6 +338,21 @@ impl OptSet {
             OptSet::CopyLinks | OptSet::CopyDirlinks | OptSet::SafeLinks => {
                 scn.dst_mutated().with(add_symlinks)
             }
+            OptSet::Inplace | OptSet::DelayUpdates | OptSet::PreallocateFsync => {
+                scn.dst_mutated().with(add_big_file)
+            }
+            OptSet::Append | OptSet::AppendVerify => scn.dst_mutated().with(add_append_files),
+            OptSet::PartialDir => scn.dst_mutated().with(add_big_file).with(add_partial_file),
+            OptSet::Sparse => scn.with(add_sparse_file),
+            OptSet::TempDir => scn.dst_mutated().with(|s| {
+                fs::create_dir_all(s.join("dst/.tmp")).unwrap();
+                filetime::set_file_mtime(
+                    s.join("dst"),
+                    filetime::FileTime::from_unix_time(1_000_000_000, 0),
+                )
+                .unwrap();
+            }),
+            OptSet::RemoveSource | OptSet::RemoveSent => scn.dst_mutated(),
         }
     }
 }
@@ -391,6 +452,61 @@ fn add_symlinks(setup: &Path) {
     for p in ["src/ln/f", "src/ln/d/g", "src/ln/d", "src/ln", "src"] {
         filetime::set_file_mtime(setup.join(p), t).unwrap();
     }
+}
+
+/// Files that grew since `dst/` got them (`dst/` holds a prefix), one
+/// whose old prefix was since edited, one that shrank, and one unchanged in
+/// length but newer.
+fn add_append_files(setup: &Path) {
+    let mut rng = tree::Rng::new(5);
+    let grow = rng.content(200_000);
+    let put = |p: &str, d: &[u8]| fs::write(setup.join(p), d).unwrap();
+    put("src/grow.log", &grow);
+    put("dst/grow.log", &grow[..70_001]);
+    let mut edited = grow[..90_000].to_vec();
+    edited[100] ^= 0x55;
+    put("src/edited.log", &grow);
+    put("dst/edited.log", &edited);
+    put("src/shrunk.log", &grow[..1000]);
+    put("dst/shrunk.log", &grow[..5000]);
+    put("src/same.log", &grow[..3000]);
+    put("dst/same.log", &grow[..3000]);
+    let set = |p: &str, secs: i64| {
+        let t = filetime::FileTime::from_unix_time(secs, 0);
+        filetime::set_file_mtime(setup.join(p), t).unwrap();
+    };
+    for f in ["grow.log", "edited.log", "shrunk.log", "same.log"] {
+        set(&format!("src/{f}"), 1_300_000_000);
+        set(&format!("dst/{f}"), 1_200_000_000);
+    }
+    set("src", 1_100_000_000);
+    set("dst", 1_000_000_000);
+}
+
+/// An interrupted earlier run: the first 2 MiB of `src/big.bin` waiting in
+/// `dst/.pd/`.
+fn add_partial_file(setup: &Path) {
+    let data = fs::read(setup.join("src/big.bin")).unwrap();
+    fs::create_dir_all(setup.join("dst/.pd")).unwrap();
+    fs::write(setup.join("dst/.pd/big.bin"), &data[..2 << 20]).unwrap();
+    let t = filetime::FileTime::from_unix_time(1_000_000_000, 0);
+    filetime::set_file_mtime(setup.join("dst/.pd"), t).unwrap();
+    filetime::set_file_mtime(setup.join("dst"), t).unwrap();
+}
+
+/// Files with long runs of zeros (leading, inside and trailing).
+fn add_sparse_file(setup: &Path) {
+    let mut rng = tree::Rng::new(7);
+    let mut data = vec![0u8; 3 << 20];
+    data[(1 << 20)..(1 << 20) + 5000].copy_from_slice(&rng.bytes(5000));
+    data[(2 << 20) + 77..(2 << 20) + 99].copy_from_slice(&rng.bytes(22));
+    fs::write(setup.join("src/holes.bin"), &data).unwrap();
+    fs::write(setup.join("src/zeros.bin"), vec![0u8; 100_000]).unwrap();
+    let t = filetime::FileTime::from_unix_time(1_300_000_000, 0);
+    filetime::set_file_mtime(setup.join("src/holes.bin"), t).unwrap();
+    filetime::set_file_mtime(setup.join("src/zeros.bin"), t).unwrap();
+    let t = filetime::FileTime::from_unix_time(1_100_000_000, 0);
+    filetime::set_file_mtime(setup.join("src"), t).unwrap();
 }
 
 /// A nested branch in `src/`, and `--files-from` lists (newline- and
@@ -729,6 +845,16 @@ interop_set!(chown, Chown);
 interop_set!(chmod_omit_link_times, ChmodOmitLinkTimes);
 interop_set!(atimes_hard_links, AtimesHardLinks);
 interop_set!(safe_links, SafeLinks);
+interop_set!(inplace, Inplace);
+interop_set!(append, Append);
+interop_set!(append_verify, AppendVerify);
+interop_set!(partial_dir, PartialDir);
+interop_set!(delay_updates, DelayUpdates);
+interop_set!(sparse, Sparse);
+interop_set!(temp_dir, TempDir);
+interop_set!(preallocate_fsync, PreallocateFsync);
+interop_set!(remove_source, RemoveSource);
+interop_set!(remove_sent, RemoveSent);
 
 interop_test!(interop_gensync_client_push_archive, Client, Push, Archive);
 interop_test!(interop_gensync_client_push_delete, Client, Push, Delete);

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use crate::tree::{self, Profile};
 
 mod backup;
-mod limits;
 mod hardlinks;
+mod landing;
+mod limits;
 mod links;
 mod metadata;
 mod relative;

@@ -7,6 +7,7 @@
 //! it with `GENSYNC_UNDER_TEST=/usr/bin/rsync`: every test must pass then.
 
 mod cli;
+mod crash;
 mod daemon_config;
 mod daemon_interop;
 mod daemon_rsync;

@@ -37,6 +37,12 @@ def item(r):
 
 refused = [item(r) for r in rows if r[3] == "refused for now"]
 man = open(man_path).read()
+noeff = ", ".join("`%s`" % r[0] for r in rows if r[3] == "implemented (no effect needed)")
+man = re.sub(
+    r"(does not do, so they are accepted and change nothing:\n\n)(?:`.*\n)+",
+    lambda m: m.group(1) + noeff + ".\n",
+    man,
+)
 head, rest = man.split("# OPTIONS NOT YET SUPPORTED\n", 1)
 intro_end = rest.index("\n- ") + 1 if "\n- " in rest.split("Not planned")[0] else None
 before_np, after_np = rest.split("Not planned (refused the same way):", 1)

@@ -6,7 +6,7 @@
 //! and `--no-o -a` differ exactly as they do upstream.
 
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use crate::cli::option_table::{OptId, OptRow, Status};
 use crate::cli::parse::{Action, OptValue};
@@ -428,6 +428,24 @@ impl Builder {
             OptId::Dparam => o.net.dparams.push(string_value(row, value)?),
             OptId::Detach => o.net.detach = true,
             OptId::NoDetach => o.net.detach = false,
+            OptId::Sparse => o.sparse = true,
+            OptId::NoSparse => o.sparse = false,
+            OptId::Preallocate => o.preallocate = true,
+            OptId::Inplace => o.inplace = true,
+            OptId::NoInplace => o.inplace = false,
+            // A server counts its --append words: rsync sends
+            // `--append --append` for --append-verify (options.c OPT_APPEND).
+            OptId::Append if o.server => o.append_mode = o.append_mode.saturating_add(1).min(2),
+            OptId::Append => o.append_mode = 1,
+            OptId::AppendVerify => o.append_mode = 2,
+            OptId::NoAppend => o.append_mode = 0,
+            OptId::RemoveSourceFiles => o.remove_source_files = 1,
+            OptId::RemoveSentFiles => o.remove_source_files = 2,
+            OptId::PartialDir => o.partial_dir = Some(OsString::from_vec(bytes_value(value))),
+            OptId::DelayUpdates => o.delay_updates = true,
+            OptId::NoDelayUpdates => o.delay_updates = false,
+            OptId::Fsync => o.fsync = true,
+            OptId::TempDir => o.temp_dir = Some(OsString::from_vec(bytes_value(value))),
             OptId::NoOp => {}
             OptId::Refused => unreachable!("refused rows are handled above"),
         }
@@ -521,6 +539,8 @@ impl Builder {
             ));
         }
         crate::cli::limits::settle_backups(&mut o, backup_suffix)?;
+
+        settle_update_style(&mut o)?;
 
         // Upstream only notices a bad --protocol in the handshake, with exit
         // code 2; checking here gives the same text and code earlier.
@@ -877,6 +897,56 @@ fn big_num_1024(num: i64) -> String {
         d = -d;
     }
     format!("{d:.2}{unit}")
+}
+
+/// options.c after the popt loop: how received files reach their name.
+/// `--append` implies `--inplace`; `--delay-updates` uses `.~tmp~` unless a
+/// partial dir was given; in-place writing excludes a partial dir; with
+/// `--partial` a client takes RSYNC_PARTIAL_DIR; "" and "." mean none.
+fn settle_update_style(o: &mut Options) -> crate::Result<()> {
+    if o.append_mode > 0 {
+        if o.whole_file == Some(true) {
+            return Err(Error::syntax("--append cannot be used with --whole-file"));
+        }
+        o.inplace = true;
+    }
+    if o.delay_updates && o.partial_dir.is_none() {
+        o.partial_dir = Some(OsString::from(".~tmp~"));
+    }
+    if o.inplace {
+        if o.partial_dir.is_some() {
+            return Err(Error::syntax(format!(
+                "--{} cannot be used with --{}",
+                if o.append_mode > 0 {
+                    "append"
+                } else {
+                    "inplace"
+                },
+                if o.delay_updates {
+                    "delay-updates"
+                } else {
+                    "partial-dir"
+                }
+            )));
+        }
+        o.partial = false;
+        return Ok(());
+    }
+    if o.partial && o.partial_dir.is_none() && !o.server {
+        if let Some(v) = std::env::var_os("RSYNC_PARTIAL_DIR").filter(|v| !v.is_empty()) {
+            o.partial_dir = Some(v);
+        }
+    }
+    if let Some(d) = o.partial_dir.take() {
+        let clean = crate::flist::build::clean_fname(d.as_bytes(), 0);
+        if !clean.is_empty() && clean != b"." {
+            o.partial_dir = Some(OsString::from_vec(clean));
+        }
+        if o.partial_dir.is_some() {
+            o.partial = true;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

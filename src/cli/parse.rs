@@ -533,17 +533,50 @@ mod tests {
     }
 
     #[test]
+    fn landing_options() {
+        let o = run(&["--append", "a", "b"]);
+        assert_eq!((o.append_mode, o.inplace), (1, true));
+        assert_eq!(run(&["--append-verify", "a", "b"]).append_mode, 2);
+        // A client counts --append once; a server counts the words.
+        assert_eq!(run(&["--append", "--append", "a", "b"]).append_mode, 1);
+        let o = run(&["--server", "--append", "--append", ".", "d"]);
+        assert_eq!(o.append_mode, 2);
+        assert_eq!(run(&["--append", "--no-append", "a", "b"]).append_mode, 0);
+        let o = run(&["--delay-updates", "a", "b"]);
+        assert_eq!(
+            o.partial_dir.as_deref(),
+            Some(std::ffi::OsStr::new(".~tmp~"))
+        );
+        assert!(o.partial);
+        let o = run(&["--partial-dir=x//y/", "a", "b"]);
+        assert_eq!(o.partial_dir.as_deref(), Some(std::ffi::OsStr::new("x/y")));
+        assert!(run(&["--partial-dir=.", "a", "b"]).partial_dir.is_none());
+        // --inplace clears --partial for its own logic.
+        assert!(!run(&["--inplace", "--partial", "a", "b"]).partial);
+        assert_eq!(
+            run(&["--remove-sent-files", "a", "b"]).remove_source_files,
+            2
+        );
+        assert_eq!(
+            err_msg(&["--append", "-W", "a", "b"]),
+            "--append cannot be used with --whole-file"
+        );
+        assert_eq!(
+            err_msg(&["--inplace", "--delay-updates", "a", "b"]),
+            "--inplace cannot be used with --delay-updates"
+        );
+        assert_eq!(
+            err_msg(&["--append", "--partial-dir=p", "a", "b"]),
+            "--append cannot be used with --partial-dir"
+        );
+    }
+
+    #[test]
     fn refused_options() {
         for (args, name) in [
             (&["-X", "a", "b"][..], "--xattrs"),
             (&["-avX", "a", "b"][..], "--xattrs"),
             (&["--xattrs", "a", "b"][..], "--xattrs"),
-            (&["-S", "a", "b"][..], "--sparse"),
-            (
-                &["--remove-sent-files", "a", "b"][..],
-                "--remove-sent-files",
-            ),
-            (&["--inplace", "a", "b"][..], "--inplace"),
             (&["-y", "a", "b"][..], "--fuzzy"),
             (&["--link-dest=x", "a", "b"][..], "--link-dest"),
             (&["--info=progress2", "a", "b"][..], "--info"),

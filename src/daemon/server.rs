@@ -433,9 +433,8 @@ impl Session<'_> {
             .munge_symlinks()
             .unwrap_or(!chrooted || path.contains("/./"));
         if opts.munge_links && std::path::Path::new("/rsyncd-munged").is_dir() {
-            self.log.line(
-                "Symlink munging is unsafe when a /rsyncd-munged directory exists.",
-            );
+            self.log
+                .line("Symlink munging is unsafe when a /rsyncd-munged directory exists.");
             return send_error(&mut w, "@ERROR: daemon security issue -- contact admin");
         }
         // The daemon's own --bwlimit caps what a client may ask for.

@@ -6,13 +6,12 @@
 //! statistics) so transfers look identical on the wire and in `--stats`.
 //! See rsync-protocol-map.md section 8.3.
 //!
-//! Not implemented: the in-place rules (`--inplace`, or a basis updated in
-//! place). Upstream then drops candidates whose basis offset lies before the
-//! current offset unless marked as seen at the same offset, prefers the match
-//! at the block-aligned offset over `want_i`, and re-aligns runs of zero
-//! bytes to the aligned block. Without them the tokens are still correct for
-//! a receiver writing a separate file, but an in-place receiver could read
-//! basis data it has already overwritten.
+//! With `updating_basis` (the receiver rewrites its basis in place:
+//! `--inplace`, `--append` redo) the in-place rules apply: candidates whose
+//! basis offset lies before the current offset leave their hash chain unless
+//! they were matched at their own offset, the block-aligned match is
+//! preferred over `want_i`, and runs of zero bytes re-align to the aligned
+//! block, so the receiver never reads basis data it has already overwritten.
 
 use super::rolling::Rolling;
 use super::signature::{block_len, BlockSum, SumHead};
@@ -246,10 +245,20 @@ pub fn match_sums(
     emit: &mut dyn FnMut(Token) -> io::Result<()>,
 ) -> io::Result<MatchStats> {
     let mut win = Window::from_slice(data);
-    match_window(&mut win, head, sums, kind, seed, proper_seed_order, emit)
+    match_window(
+        &mut win,
+        head,
+        sums,
+        kind,
+        seed,
+        proper_seed_order,
+        false,
+        emit,
+    )
 }
 
 /// [`match_sums`] over a [`Window`], for files read as they are matched.
+#[allow(clippy::too_many_arguments)]
 pub fn match_window(
     win: &mut Window,
     head: &SumHead,
@@ -257,6 +266,7 @@ pub fn match_window(
     kind: ChecksumKind,
     seed: i32,
     proper_seed_order: bool,
+    updating_basis: bool,
     emit: &mut dyn FnMut(Token) -> io::Result<()>,
 ) -> io::Result<MatchStats> {
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
@@ -279,12 +289,21 @@ pub fn match_window(
         emit,
     };
     if head.count > 0 && len > 0 {
-        hash_search(&mut out, head, sums, kind, seed, proper_seed_order)?;
+        hash_search(
+            &mut out,
+            head,
+            sums,
+            kind,
+            seed,
+            proper_seed_order,
+            updating_basis,
+        )?;
     }
     out.literal_to(len)?;
     Ok(out.stats)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn hash_search(
     out: &mut Out,
     head: &SumHead,
@@ -292,13 +311,21 @@ fn hash_search(
     kind: ChecksumKind,
     seed: i32,
     proper_seed_order: bool,
+    updating: bool,
 ) -> io::Result<()> {
     let len = out.win.len();
     let count = sums.len();
     let blength = head.blength as usize;
     let s2length = head.s2length as usize;
-    let table = Table::new(sums);
+    let mut table = Table::new(sums);
     let blen = |i: usize| block_len(head, i);
+    // In-place: blocks seen unchanged at their own offset (SUMFLG_SAME_OFFSET).
+    let mut same_offset = if updating {
+        vec![false; count]
+    } else {
+        Vec::new()
+    };
+    let (mut aligned_offset, mut aligned_i) = (0usize, 0usize);
 
     // Offsets at or past `end` cannot hold even the (possibly short) last
     // block. The first offset is examined regardless, as upstream does.
@@ -313,17 +340,29 @@ fn hash_search(
     let mut strong = [0u8; 32];
 
     loop {
-        let sum = roll.value();
+        let mut sum = roll.value();
         let mut found = None;
-        let mut cand = table.heads[table.bucket(sum)];
+        let bucket = table.bucket(sum);
+        let mut cand = table.heads[bucket];
         if cand >= 0 {
             out.stats.hash_hits += 1;
             let mut chain_len = 0u32;
             let mut have_strong = false;
             let l = blength.min(len - offset);
+            // The link that points at `cand`: the bucket head or a block.
+            let mut prev: Option<usize> = None;
             while cand >= 0 {
-                let i = cand as usize;
+                let mut i = cand as usize;
                 cand = table.next[i];
+                if updating && i * blength < offset && !same_offset[i] {
+                    // Never usable again: the receiver has written past it.
+                    match prev {
+                        None => table.heads[bucket] = cand,
+                        Some(p) => table.next[p] = cand,
+                    }
+                    continue;
+                }
+                prev = Some(i);
                 if sums[i].sum1 != sum {
                     continue;
                 }
@@ -349,8 +388,51 @@ fn hash_search(
                     out.stats.false_alarms += 1;
                     continue;
                 }
+                if updating {
+                    // The best match in place is the block at this very
+                    // offset (generator blocks start at blength multiples).
+                    while aligned_offset < offset {
+                        aligned_offset += blength;
+                        aligned_i += 1;
+                    }
+                    let zero_run = sum == 0 && l == blength && aligned_offset + l <= len;
+                    'aligned: {
+                        if !((offset == aligned_offset || zero_run) && aligned_i < count) {
+                            break 'aligned;
+                        }
+                        if i != aligned_i {
+                            if sum != sums[aligned_i].sum1
+                                || l != blen(aligned_i)
+                                || strong[..s2length] != sums[aligned_i].sum2[..s2length]
+                            {
+                                break 'aligned;
+                            }
+                            i = aligned_i;
+                        }
+                        if offset != aligned_offset {
+                            // Zeros here are zeros further on in the basis
+                            // too: send literals up to the aligned block so
+                            // the receiver gets back to seeking.
+                            out.win
+                                .ensure(aligned_offset + l, out.last_match.min(aligned_offset));
+                            let data = out.win.slice(aligned_offset, aligned_offset + l);
+                            sum = crate::delta::rolling::checksum1(data);
+                            if sum != sums[i].sum1 {
+                                break 'aligned;
+                            }
+                            block_sum(kind, seed, proper_seed_order, data, &mut strong);
+                            if strong[..s2length] != sums[i].sum2[..s2length] {
+                                break 'aligned;
+                            }
+                            offset = aligned_offset;
+                        }
+                        same_offset[i] = true;
+                        want_i = i;
+                    }
+                }
                 let adjacent = want_i != i
                     && want_i < count
+                    && (!updating || want_i * blength >= offset || same_offset[want_i])
                     && sums[want_i].sum1 == sum
                     && blen(want_i) == l
                     && strong[..s2length] == sums[want_i].sum2[..s2length];
@@ -721,5 +803,67 @@ mod tests {
             &mut |_| Ok(()),
         );
         assert!(e.is_err());
+    }
+
+    /// In place, the receiver overwrites its basis as it goes: a match must
+    /// never name basis data that has already been overwritten. Rebuilding in one buffer the way
+    /// an in-place receiver does must give the new data.
+    #[test]
+    fn updating_basis_matches_never_read_overwritten_data() {
+        let mut rng = Rng(42);
+        for round in 0..20 {
+            let n = 40_000 + rng.below(20_000);
+            let basis = rng.bytes(n);
+            // Shuffled blocks, zero runs and edits: matches at every offset.
+            let mut new = Vec::new();
+            for chunk in basis.chunks(3000).rev() {
+                new.extend_from_slice(chunk);
+                if rng.below(3) == 0 {
+                    let zeros = rng.below(5000);
+                    new.extend(std::iter::repeat_n(0u8, zeros));
+                }
+            }
+            let cut = rng.below(1000);
+            new.truncate(new.len() - cut);
+            let kind = ChecksumKind::Md5;
+            let head =
+                sum_sizes_sqroot(basis.len() as i64, Some(700), 32, kind.digest_len(), false);
+            let sums = generate_sums(&basis, &head, kind, 7, true);
+            let mut file = basis.clone();
+            let mut pos = 0usize;
+            let mut bad = None;
+            let mut win = Window::from_slice(&new);
+            match_window(&mut win, &head, &sums, kind, 7, true, true, &mut |t| {
+                match t {
+                    Token::Literal(d) => {
+                        if file.len() < pos + d.len() {
+                            file.resize(pos + d.len(), 0);
+                        }
+                        file[pos..pos + d.len()].copy_from_slice(d);
+                        pos += d.len();
+                    }
+                    Token::Match { block, len, .. } => {
+                        let from = block as usize * head.blength as usize;
+                        let len = len as usize;
+                        // Behind the write position only data that is still
+                        // the basis's (a block seen at its own offset).
+                        if from < pos && file[from..from + len] != basis[from..from + len] {
+                            bad.get_or_insert((round, from, pos));
+                        }
+                        let data = file[from..from + len].to_vec();
+                        if file.len() < pos + len {
+                            file.resize(pos + len, 0);
+                        }
+                        file[pos..pos + len].copy_from_slice(&data);
+                        pos += len;
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+            file.truncate(pos);
+            assert_eq!(bad, None, "a match reads behind the write position");
+            assert!(file == new, "round {round}: in-place rebuild differs");
+        }
     }
 }

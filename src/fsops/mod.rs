@@ -6,7 +6,10 @@
 
 pub mod backup;
 pub mod delete;
+pub mod partial;
+pub mod remove_source;
 pub mod tempfile;
+pub mod writer;
 
 use crate::flist::entry::{FileEntry, FileType};
 use nix::sys::stat::{utimensat, UtimensatFlags};

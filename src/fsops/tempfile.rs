@@ -15,7 +15,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Live temp files and the destination each one stands for.
-static LIVE: Mutex<Option<HashMap<PathBuf, PathBuf>>> = Mutex::new(None);
+/// Live temp files: where each goes with `--partial`, and the mode it is
+/// given then (finish_transfer() sets the attributes, not the time).
+static LIVE: Mutex<Option<HashMap<PathBuf, Keep>>> = Mutex::new(None);
+
+/// Where an interrupted temp file goes, and its permissions then.
+type Keep = (PathBuf, Option<u32>);
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// `--partial`: an interrupted file is kept under its destination name
 /// instead of being removed (receiver.c / cleanup.c keep_partial).
@@ -36,15 +41,36 @@ const NAME_MAX: usize = 255;
 
 /// Create a fresh temp file next to `dest`, registered for cleanup.
 pub fn create_temp(dest: &Path) -> io::Result<(File, PathBuf)> {
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    let base = dest
+    create_temp_in(dest, None, dest)
+}
+
+/// receiver.c get_tmpname() + mkstemp(): `.NAME.XXXXXX` beside `dest`, or
+/// `NAME.XXXXXX` (no dot) in `tmpdir` (`-T`). `keep_as` is where an
+/// interrupted file goes with `--partial` (the destination itself, or its
+/// name in the partial dir).
+pub fn create_temp_in(
+    dest: &Path,
+    tmpdir: Option<&Path>,
+    keep_as: &Path,
+) -> io::Result<(File, PathBuf)> {
+    let dir = tmpdir.unwrap_or_else(|| dest.parent().unwrap_or(Path::new(".")));
+    let mut base = dest
         .file_name()
         .map(|n| n.as_bytes().to_vec())
         .unwrap_or_default();
+    let lead: &[u8] = if tmpdir.is_some() {
+        b""
+    } else {
+        // No second leading dot on a dot file.
+        if base.first() == Some(&b'.') {
+            base.remove(0);
+        }
+        b"."
+    };
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let suffix = format!(".{:06}", (n ^ (pid() as u64 * 7919)) % 1_000_000);
-        let mut name = b".".to_vec();
+        let mut name = lead.to_vec();
         let room = NAME_MAX - 1 - suffix.len();
         name.extend_from_slice(&base[..base.len().min(room)]);
         name.extend_from_slice(suffix.as_bytes());
@@ -57,7 +83,7 @@ pub fn create_temp(dest: &Path) -> io::Result<(File, PathBuf)> {
             .open(&path)
         {
             Ok(f) => {
-                register(&path, dest);
+                register(&path, keep_as);
                 return Ok((f, path));
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -69,7 +95,15 @@ pub fn create_temp(dest: &Path) -> io::Result<(File, PathBuf)> {
 fn register(p: &Path, dest: &Path) {
     let mut g = LIVE.lock().unwrap_or_else(|e| e.into_inner());
     g.get_or_insert_with(HashMap::new)
-        .insert(p.to_path_buf(), dest.to_path_buf());
+        .insert(p.to_path_buf(), (dest.to_path_buf(), None));
+}
+
+/// The permissions a kept partial file gets.
+pub fn set_keep_mode(p: &Path, mode: u32) {
+    let mut g = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = g.as_mut().and_then(|s| s.get_mut(p)) {
+        e.1 = Some(mode & 0o7777);
+    }
 }
 
 /// The temp file was renamed into place or removed: stop tracking it.
@@ -93,12 +127,20 @@ pub fn cleanup_all() {
     let mut g = LIVE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(s) = g.take() {
         let keep = KEEP_PARTIAL.load(Ordering::Relaxed);
-        for (tmp, dest) in s {
+        for (tmp, (dest, mode)) in s {
             let has_data = std::fs::metadata(&tmp)
                 .map(|m| m.len() > 0)
                 .unwrap_or(false);
-            if keep && has_data && std::fs::rename(&tmp, &dest).is_ok() {
-                continue;
+            if keep && has_data {
+                // A partial dir is made on demand (handle_partial_dir()).
+                if let Some(m) = mode {
+                    use std::os::unix::fs::PermissionsExt;
+                    let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m));
+                }
+                if super::partial::create_partial_dir(&dest) && std::fs::rename(&tmp, &dest).is_ok()
+                {
+                    continue;
+                }
             }
             let _ = std::fs::remove_file(tmp);
         }

@@ -56,6 +56,9 @@ pub enum RecvEvent {
     FlistEof,
     /// A requested file is finished (MSG_SUCCESS) or will not come (MSG_NO_SEND).
     Finished(i32),
+    /// The receiver has the file (MSG_SUCCESS): finished, and with
+    /// `--remove-source-files` the sender hears of it.
+    Success(i32),
 }
 
 /// Deletion counters (sent as NDX_DEL_STATS for protocol >= 31).
@@ -241,6 +244,11 @@ impl<'a, W: Write> Generator<'a, W> {
         self.ctx.protocol()
     }
 
+    /// generate_files(): `--append` always sends sums (a sum head).
+    fn whole_file(&self) -> bool {
+        self.ctx.opts.whole_file.unwrap_or(false) && self.ctx.opts.append_mode == 0
+    }
+
     fn log(&self, code: LogCode, text: &str) {
         self.ctx.log.log(code, text);
     }
@@ -301,6 +309,17 @@ impl<'a, W: Write> Generator<'a, W> {
                     if let Some(pos) = self.lists.list_pos(ndx).filter(|_| self.lists.inc) {
                         self.lists.lists[pos].in_progress -= 1;
                     }
+                }
+                RecvEvent::Success(ndx) => {
+                    if let Some(h) = self.hlinks.as_mut() {
+                        h.finished.push(ndx);
+                    }
+                    if self.lists.inc {
+                        if let Some(pos) = self.lists.list_pos(ndx) {
+                            self.lists.lists[pos].in_progress -= 1;
+                        }
+                    }
+                    self.send_success(ndx, 2)?;
                 }
             }
             drain_msgs(self.w, self.msgs)?;
@@ -382,7 +401,7 @@ impl<'a, W: Write> Generator<'a, W> {
             self.do_delete_pass()?;
         }
         if self.ctx.out.debug_flist >= 1 {
-            let whole = self.ctx.opts.whole_file.unwrap_or(false);
+            let whole = self.whole_file();
             self.log(
                 LogCode::Info,
                 if whole {
@@ -527,6 +546,31 @@ impl<'a, W: Write> Generator<'a, W> {
                 self.touch_up_dir(&d);
             }
         }
+        Ok(())
+    }
+
+    /// generator.c send_msg_success(): tell the sender it may remove its
+    /// file, when `--remove-source-files` is at least `min` (1 = only the
+    /// current name, 2 = the old `--remove-sent-files` too).
+    fn send_success(&mut self, ndx: i32, min: u8) -> Result<()> {
+        let rsf = self.ctx.opts.remove_source_files;
+        if rsf == 0 || rsf > min || self.ctx.opts.dry_run {
+            return Ok(());
+        }
+        let mut payload = ndx.to_le_bytes().to_vec();
+        if self.ctx.out.local_server {
+            // A local sender also gets the destination's dev/ino, so that
+            // it never removes the file it was copied onto.
+            let (dev, ino) = self
+                .lists
+                .get(ndx)
+                .and_then(|e| fs::metadata(self.dest.path(&e.name)).ok())
+                .map(|m| (m.dev(), m.ino()))
+                .unwrap_or((0, 0));
+            payload.extend_from_slice(&dev.to_le_bytes());
+            payload.extend_from_slice(&ino.to_le_bytes());
+        }
+        self.w.send_msg(MsgCode::Success, &payload)?;
         Ok(())
     }
 
@@ -1144,10 +1188,19 @@ impl<'a, W: Write> Generator<'a, W> {
                 st = None;
             }
         }
+        // A partial file from an interrupted run is the basis instead.
+        let partial = opts
+            .partial_dir
+            .as_deref()
+            .and_then(|pd| crate::fsops::partial::existing_partial(&fname, pd));
         if let Some(m) = &st {
             if !redo && self.quick_check_ok(&file, &fname, m) {
                 let mut restat = None;
                 let mut extra = 0;
+                if let (Some((pp, _)), Some(pd)) = (&partial, opts.partial_dir.as_deref()) {
+                    let _ = fs::remove_file(pp);
+                    crate::fsops::partial::remove_partial_dir(pp, pd);
+                }
                 match set_file_attrs(&fname, &file, Some(m), &self.attr, opts.checksum) {
                     Ok(u) => {
                         // rsync.c set_file_attrs() re-stats after a chown of
@@ -1168,7 +1221,17 @@ impl<'a, W: Write> Generator<'a, W> {
                     Err(e) => self.attr_error(&fname, e),
                 }
                 self.itemize(&file, ndx_i, Some(restat.as_ref().unwrap_or(m)), extra)?;
+                self.send_success(ndx_i, 1)?;
                 return self.finish_hard_link(ndx_i);
+            }
+            // --append: what is there already is at least as long.
+            let append = if redo {
+                0
+            } else {
+                super::sender::append_mode(self.ctx)
+            };
+            if append > 0 && m.size() as i64 >= file.size && partial.is_none() {
+                return Ok(());
             }
         }
         if st.is_none() && hlinked && self.hlink_defer(ndx_i) {
@@ -1189,17 +1252,27 @@ impl<'a, W: Write> Generator<'a, W> {
         if opts.checksum {
             iflags |= item::REPORT_CHANGE;
         }
+        if partial.is_some() && self.proto() >= 29 {
+            iflags |= item::BASIS_TYPE_FOLLOWS;
+        }
         self.itemize(&file, -1, st.as_ref(), iflags)?;
+        if iflags & item::BASIS_TYPE_FOLLOWS != 0 {
+            write_byte(self.w, super::sender::FNAMECMP_PARTIAL_DIR)?;
+        }
         if opts.dry_run {
             return self.finish_hard_link(ndx_i);
         }
-        let whole_file = opts.whole_file.unwrap_or(false);
-        let basis_len = st.as_ref().map(|m| m.size() as i64).unwrap_or(0);
-        if st.is_none() || whole_file || basis_len <= 0 {
+        let whole_file = self.whole_file();
+        let (basis, basis_st) = match &partial {
+            Some((p, m)) => (p.clone(), Some(m)),
+            None => (fname.clone(), st.as_ref()),
+        };
+        let basis_len = basis_st.map(|m| m.size() as i64).unwrap_or(0);
+        if basis_st.is_none() || whole_file || basis_len <= 0 {
             write_sum_head(self.w, &SumHead::default(), self.proto())?;
             return Ok(());
         }
-        self.send_sums(&fname, basis_len, redo)
+        self.send_sums(&basis, basis_len, redo)
     }
 
     /// delete_item() for a `--delete-missing-args` name: recursive only with
@@ -1272,6 +1345,10 @@ impl<'a, W: Write> Generator<'a, W> {
             return Ok(());
         }
         write_sum_head(self.w, &head, self.proto())?;
+        // --append: the head alone says how much the receiver has.
+        if !redo && super::sender::append_mode(self.ctx) > 0 {
+            return Ok(());
+        }
         let proto_w = &mut *self.w;
         generate_sums_from_reader(
             std::io::BufReader::with_capacity(256 * 1024, basis),
@@ -1524,7 +1601,7 @@ impl<'a, W: Write> Generator<'a, W> {
                     Err(e) => self.attr_error(fname, e),
                 }
                 self.itemize(file, ndx, Some(m), 0)?;
-                return Ok(());
+                return self.send_success(ndx, 1);
             }
         }
         // A directory in the way goes as in any make-room deletion (also in
@@ -1574,7 +1651,8 @@ impl<'a, W: Write> Generator<'a, W> {
             st_for_item,
             item::LOCAL_CHANGE | item::REPORT_CHANGE,
         )?;
-        Ok(())
+        // One of the items the old --remove-sent-files removed as well.
+        self.send_success(ndx, 2)
     }
 
     fn gen_special(
@@ -1601,7 +1679,7 @@ impl<'a, W: Write> Generator<'a, W> {
                         Err(e) => self.attr_error(fname, e),
                     }
                     self.itemize(file, ndx, Some(m), 0)?;
-                    return Ok(());
+                    return self.send_success(ndx, 1);
                 }
             }
         }
@@ -1649,7 +1727,7 @@ impl<'a, W: Write> Generator<'a, W> {
             st_for_item,
             item::LOCAL_CHANGE | item::REPORT_CHANGE,
         )?;
-        Ok(())
+        self.send_success(ndx, 1)
     }
 
     /// generator.c touch_up_dirs() for one directory: its real mode and

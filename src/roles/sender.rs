@@ -146,6 +146,7 @@ pub fn send_files<R: Read, W: Write>(
     // compression off it writes the plain int32 token stream.
     let mut enc = TokenEncoder::new(ctx.neg.compress, ctx.neg.compress_level);
     enc.set_protocol(proto as i32);
+    let removals = (ctx.opts.remove_source_files > 0).then(|| SentRemovals::install(ctx, r));
     loop {
         if inc {
             fs.send_extra(w, wcodec, MIN_FILECNT_LOOKAHEAD, stats)?;
@@ -169,6 +170,10 @@ pub fn send_files<R: Read, W: Write>(
             }
             ndx
         };
+        // Successes that came with this read are for lists still held.
+        if let Some(rm) = &removals {
+            rm.drain(&fs.lists);
+        }
         if ndx == NDX_DONE {
             // One list finished; only the last one ends the phase.
             if inc && !fs.lists.lists.is_empty() && fs.list_done() {
@@ -219,8 +224,17 @@ pub fn send_files<R: Read, W: Write>(
             continue;
         }
         let csum_length = if redo { 16 } else { 2 };
+        // A redo is a plain in-place transfer: append mode is off for it.
+        let append = if redo { 0 } else { append_mode(ctx) };
         let head = read_sum_head(r, proto, xfer_len, csum_length)?;
-        let sums = read_block_sums(r, &head)?;
+        // In append mode only the sum head comes: it says how much the
+        // receiver already has (sender.c receive_sums()).
+        let sums = if append > 0 {
+            Vec::new()
+        } else {
+            read_block_sums(r, &head)?
+        };
+        let updating_basis = updating_basis_file(ctx, a.fnamecmp_type);
         let path = file.local_path.clone().unwrap_or_default();
         let mut f = match crate::flist::links::open_source(&ctx.opts, &path) {
             Ok(f) => f,
@@ -253,6 +267,16 @@ pub fn send_files<R: Read, W: Write>(
         // what it had when opened (sender.c send_files() fstat()).
         let mut read_ok = true;
         let file_len = f.metadata().map(|m| m.len() as i64).unwrap_or(file.size);
+        if append > 0 && file_len < file.size {
+            ctx.log.log(
+                LogCode::Warning,
+                &format!("skipped diminished file: {}\n", full_fname(&path)),
+            );
+            if proto >= 30 {
+                w.send_msg(MsgCode::NoSend, &ndx.to_le_bytes())?;
+            }
+            continue;
+        }
         let bytes_before = w.data_bytes;
         write_ndx_and_attrs(w, wcodec, &a, proto)?;
         write_sum_head(w, &head, proto)?;
@@ -268,10 +292,37 @@ pub fn send_files<R: Read, W: Write>(
         let show_progress = !ctx.am_server && ctx.out.info_progress > 0;
         let mut progress = super::logging::FileProgress::new(file_len, ctx.opts.human_readable);
         let mut sent_ofs = 0i64;
-        let ms = if head.count == 0 {
+        let ms = if head.count == 0 || append > 0 {
             let mut ms = crate::delta::matcher::MatchStats::default();
             let mut chunk = vec![0u8; 256 * 1024];
-            let mut remaining = file_len.max(0) as usize;
+            // match.c match_sums(): the prefix the receiver has is skipped,
+            // and with --append-verify it counts in the whole-file sum.
+            let skip = if append > 0 {
+                append_prefix_len(&head).min(file_len.max(0))
+            } else {
+                0
+            };
+            if append == 2 {
+                let mut left = skip as usize;
+                while left > 0 {
+                    let want = left.min(chunk.len());
+                    let n = match f.read(&mut chunk[..want]) {
+                        Ok(0) | Err(_) => {
+                            read_ok = false;
+                            chunk[..want].iter_mut().for_each(|b| *b = 0);
+                            want
+                        }
+                        Ok(n) => n,
+                    };
+                    fsum.update(&chunk[..n]);
+                    left -= n;
+                }
+            } else if skip > 0 {
+                use std::io::Seek;
+                f.seek(io::SeekFrom::Start(skip as u64))?;
+            }
+            sent_ofs = skip;
+            let mut remaining = (file_len.max(0) - skip) as usize;
             while remaining > 0 {
                 let want = remaining.min(chunk.len());
                 let n = match f.read(&mut chunk[..want]) {
@@ -309,6 +360,7 @@ pub fn send_files<R: Read, W: Write>(
                 ctx.neg.xfer_sum,
                 ctx.neg.seed,
                 ctx.neg.proper_seed_order,
+                updating_basis,
                 &mut |t| {
                     match t {
                         Token::Literal(d) => {
@@ -383,6 +435,11 @@ pub fn send_files<R: Read, W: Write>(
             ),
         );
     }
+    if let Some(rm) = &removals {
+        // From here on (the goodbye) successes are handled as they arrive.
+        rm.drain(&fs.lists);
+        rm.keep_for_goodbye(&fs.lists);
+    }
     let io_error = ctx.shared.io_error();
     if proto >= 30 && io_error != io_error_start {
         w.send_msg(MsgCode::IoError, &(io_error as i32).to_le_bytes())?;
@@ -391,6 +448,167 @@ pub fn send_files<R: Read, W: Write>(
     drain_msgs(w, msgs)?;
     w.flush()?;
     Ok(())
+}
+
+/// `--remove-source-files`: MSG_SUCCESS numbers caught from the stream and
+/// the removals they call for (sender.c successful_send()).
+struct SentRemovals {
+    state: std::sync::Arc<std::sync::Mutex<RemovalState>>,
+}
+
+struct RemovalState {
+    /// (ndx, the destination's dev/ino when the receiver is local).
+    pending: Vec<(i32, Option<(u64, u64)>)>,
+    /// After the last request: every listed file, so that late successes
+    /// are handled inside the message handler.
+    book: Option<std::collections::HashMap<i32, SentFile>>,
+    log: crate::report::Logger,
+    /// `--info=remove` (part of -vv).
+    say_removed: bool,
+    protocol: u32,
+}
+
+use crate::fsops::remove_source::{remove_sent_file, Removal, SentFile};
+
+impl SentRemovals {
+    fn install<R: Read>(ctx: &Ctx, r: &mut DemuxReader<R>) -> SentRemovals {
+        let state = std::sync::Arc::new(std::sync::Mutex::new(RemovalState {
+            pending: Vec::new(),
+            book: None,
+            log: ctx.log.clone(),
+            say_removed: ctx.out.info_skip >= 1,
+            protocol: ctx.protocol(),
+        }));
+        let mut inner = r.take_handler();
+        let st = state.clone();
+        r.set_handler(Box::new(move |code, payload| {
+            if code != MsgCode::Success {
+                return inner(code, payload);
+            }
+            // Length checked by the demuxer (4, or 20 from a local server).
+            let ndx = i32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]);
+            let dest_id = (payload.len() == 20).then(|| {
+                let mut d = [0u8; 8];
+                let mut i = [0u8; 8];
+                d.copy_from_slice(&payload[4..12]);
+                i.copy_from_slice(&payload[12..20]);
+                (u64::from_le_bytes(d), u64::from_le_bytes(i))
+            });
+            let mut g = st.lock().unwrap_or_else(|e| e.into_inner());
+            let known = g.book.as_ref().map(|b| b.get(&ndx).cloned());
+            match known {
+                None => g.pending.push((ndx, dest_id)),
+                Some(Some(f)) => g.remove(&f, dest_id),
+                Some(None) => {
+                    return Err(Error::protocol(format!(
+                        "Invalid file index: {ndx} [successful_send]"
+                    )))
+                }
+            }
+            Ok(())
+        }));
+        SentRemovals { state }
+    }
+
+    fn drain(&self, lists: &FileLists) {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for (ndx, dest_id) in std::mem::take(&mut g.pending) {
+            if let Some(e) = lists.get(ndx) {
+                let f = g.sent_file(e);
+                g.remove(&f, dest_id);
+            }
+        }
+    }
+
+    fn keep_for_goodbye(&self, lists: &FileLists) {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut book = std::collections::HashMap::new();
+        for l in &lists.lists {
+            for (k, e) in l.entries.iter().enumerate() {
+                book.insert(l.ndx_start + k as i32, g.sent_file(e));
+            }
+        }
+        g.book = Some(book);
+    }
+}
+
+impl RemovalState {
+    fn sent_file(&self, e: &FileEntry) -> SentFile {
+        SentFile {
+            name: e.name.clone(),
+            path: e.local_path.clone().unwrap_or_default(),
+            size: e.size,
+            mtime: e.mtime,
+            mtime_nsec: (self.protocol >= 31 && e.mtime_nsec != 0).then_some(e.mtime_nsec),
+        }
+    }
+
+    fn remove(&self, f: &SentFile, dest_id: Option<(u64, u64)>) {
+        let name = String::from_utf8_lossy(&f.name);
+        match remove_sent_file(&f.path, f, dest_id) {
+            Removal::IsDestination => self.log.log(
+                LogCode::ErrorXfer,
+                &format!("ERROR: Skipping sender remove of destination file: {name}\n"),
+            ),
+            Removal::Removed if self.say_removed => self
+                .log
+                .log(LogCode::Info, &format!("sender removed {name}\n")),
+            Removal::Removed => {}
+            Removal::Changed => self.log.log(
+                LogCode::ErrorXfer,
+                &format!("ERROR: Skipping sender remove for changed file: {name}\n"),
+            ),
+            Removal::AlreadyGone => self.log.log(
+                LogCode::Info,
+                &format!("sender file already removed: {name}\n"),
+            ),
+            Removal::Failed(op, e) => self.log.log(
+                LogCode::ErrorXfer,
+                &format!(
+                    "{}: [sender] sender failed to {op} {name}: {}\n",
+                    self.log.prog,
+                    strerror(&e)
+                ),
+            ),
+        }
+    }
+}
+
+/// Basis-type bytes after ITEM_BASIS_TYPE_FOLLOWS (rsync.h FNAMECMP_*).
+pub const FNAMECMP_FNAME: u8 = 0x80;
+pub const FNAMECMP_PARTIAL_DIR: u8 = 0x81;
+
+/// The append mode in effect: below protocol 30 `--append` verifies the
+/// prefix too (compat.c setup_protocol()).
+pub fn append_mode(ctx: &Ctx) -> u8 {
+    match ctx.opts.append_mode {
+        1 if ctx.protocol() < 30 => 2,
+        m => m,
+    }
+}
+
+/// Whether a partial-dir basis is updated in place (CF_INPLACE_PARTIAL_DIR,
+/// protocol >= 30).
+pub fn inplace_partial(ctx: &Ctx) -> bool {
+    ctx.protocol() >= 30 && ctx.neg.compat_flags & crate::wire::CF_INPLACE_PARTIAL_DIR != 0
+}
+
+/// sender.c send_files() updating_basis_file: the receiver writes over the
+/// basis it reads from, so matches must never point behind the write.
+fn updating_basis_file(ctx: &Ctx, fnamecmp_type: Option<u8>) -> bool {
+    let t = fnamecmp_type.unwrap_or(FNAMECMP_FNAME);
+    (inplace_partial(ctx) && t == FNAMECMP_PARTIAL_DIR)
+        || (ctx.opts.inplace && (ctx.protocol() < 29 || t == FNAMECMP_FNAME))
+}
+
+/// The length the receiver already has in append mode, from the sum head
+/// (count blocks, the last one `remainder` long).
+pub fn append_prefix_len(head: &crate::wire::sums::SumHead) -> i64 {
+    let mut len = head.count as i64 * head.blength as i64;
+    if head.remainder != 0 {
+        len -= (head.blength - head.remainder) as i64;
+    }
+    len.max(0)
 }
 
 /// Per-direction ndx state of one stream; it carries over from the transfer

@@ -209,7 +209,10 @@ pub(crate) fn client_transfer<R: std::io::Read + Send, W: std::io::Write + Send>
     let neg = setup_protocol(&mut rsock, &mut wsock, opts, false, None)?;
     let mut ctx = Ctx::client(opts.clone(), neg, out.clone(), am_sender, false);
     let mut w = MuxWriter::new(wsock);
-    if ctx.protocol() >= 30 {
+    // main.c client_run(): a receiving client's generator talks to the
+    // sender in messages from protocol 30, or for --remove-source-files
+    // (need_messages_from_generator).
+    if ctx.protocol() >= 30 || (!am_sender && opts.remove_source_files > 0) {
         w.start_mux()?;
     }
     let mut r = DemuxReader::new(rsock, client_msg_handler(&ctx));

@@ -64,6 +64,7 @@ pub fn client_rules<W: Write>(
     am_sender: bool,
     local_server: bool,
 ) -> Result<FilterList> {
+    add_partial_dir_rule(&mut list, opts, protocol, am_sender)?;
     send_filter_list(
         w,
         &mut list,
@@ -80,10 +81,41 @@ pub fn server_rules<R: Read>(
     protocol: u32,
     local_server: bool,
 ) -> Result<FilterList> {
+    if local_server {
+        add_partial_dir_rule(&mut list, opts, protocol, opts.sender)?;
+    }
     recv_filter_list(
         r,
         &mut list,
         &wire_opts(opts, protocol, opts.sender, local_server),
     )?;
     Ok(list)
+}
+
+/// compat.c setup_protocol(): a relative partial dir is never sent nor
+/// deleted. The rule is perishable (it does not keep a directory from
+/// deletion) except on a sender below protocol 30. Only a client or a
+/// local server adds it; a remote server gets it with the client's rules.
+fn add_partial_dir_rule(
+    list: &mut FilterList,
+    opts: &Options,
+    protocol: u32,
+    am_sender: bool,
+) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(pd) = opts.partial_dir.as_deref() else {
+        return Ok(());
+    };
+    let pd = pd.as_bytes();
+    if pd.first() == Some(&b'/') {
+        return Ok(());
+    }
+    let mut rule = b"-".to_vec();
+    if !am_sender || protocol >= 30 {
+        rule.push(b'p');
+    }
+    rule.push(b' ');
+    rule.extend_from_slice(pd);
+    rule.push(b'/');
+    list.add_filter(&rule)
 }

@@ -63,8 +63,10 @@ fn local_server(
     )?;
     let (tx, rx) = mpsc::channel();
     let shared = Shared::new();
+    let mut out = OutputCfg::new(&opts, true, false);
+    out.local_server = true;
     let ctx = Ctx {
-        out: Arc::new(OutputCfg::new(&opts, true, false)),
+        out: Arc::new(out),
         opts,
         log: Logger {
             prog: String::new(),
@@ -187,7 +189,8 @@ pub fn run_local(opts: Arc<Options>, out: Arc<ClientOut>) -> Result<(RunResult, 
         }
         // The server's own error explains a client-side EOF best.
         (Err(ce), Err(se)) => {
-            if ce.quiet || ce.code == ExitCode::STREAMIO {
+            // A broken pipe on the client is the server's exit.
+            if ce.quiet || ce.code == ExitCode::STREAMIO || ce.code == ExitCode::SOCKETIO {
                 Err(se)
             } else {
                 let mut ce = ce;

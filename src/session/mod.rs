@@ -36,7 +36,8 @@ pub fn allow_inc_recurse(opts: &Options, am_sender: bool) -> bool {
         && opts.inc_recursive
         && (am_sender
             || !(matches!(opts.delete_mode, DeleteMode::Before | DeleteMode::After)
-                || opts.prune_empty_dirs))
+                || opts.prune_empty_dirs
+                || opts.delay_updates))
 }
 
 /// The `-e.` letters for a client in the given role.

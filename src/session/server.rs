@@ -111,7 +111,9 @@ pub fn serve<R: std::io::Read + Send, W: std::io::Write + Send>(
         {
             return Err(refused.take().expect("checked above"));
         }
-        if ctx.protocol() >= 30 {
+        // main.c start_server(): a sender hears the generator's messages
+        // from protocol 30, or for --remove-source-files.
+        if ctx.protocol() >= 30 || (opts.sender && opts.remove_source_files > 0) {
             r.start_mux();
         }
         let args: Vec<_> = opts.operands.iter().skip(1).cloned().collect();

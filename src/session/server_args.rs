@@ -168,6 +168,9 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     for _ in 0..o.one_file_system.min(2) {
         f.push('x');
     }
+    if o.sparse {
+        f.push('S');
+    }
     // do_compression == CPRES_ZLIB: plain -z (the server negotiates too)
     // or an explicit zlib choice (then --old-compress follows).
     if o.compress == 1 {
@@ -347,8 +350,27 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
             args.push(format!("--checksum-seed={seed}"));
         }
     }
-    if o.partial && am_sender {
-        args.push("--partial".into());
+    match &o.partial_dir {
+        Some(d) if am_sender => {
+            // The `.~tmp~` that --delay-updates implies is not named.
+            if !(o.delay_updates && d.as_bytes() == b".~tmp~") {
+                args.push("--partial-dir".into());
+                args.push(
+                    String::from_utf8_lossy(&safe_arg(
+                        ArgKind::Opt(""),
+                        d.as_bytes(),
+                        o,
+                        am_sender,
+                    ))
+                    .into_owned(),
+                );
+            }
+            if o.delay_updates {
+                args.push("--delay-updates".into());
+            }
+        }
+        _ if o.partial && am_sender => args.push("--partial".into()),
+        _ => {}
     }
     if o.ignore_errors {
         args.push("--ignore-errors".into());
@@ -375,6 +397,28 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
         if o.existing {
             args.push("--existing".into());
         }
+        if let Some(t) = &o.temp_dir {
+            args.push("--temp-dir".into());
+            args.push(
+                String::from_utf8_lossy(&safe_arg(ArgKind::Opt(""), t.as_bytes(), o, am_sender))
+                    .into_owned(),
+            );
+        }
+        if o.fsync {
+            args.push("--fsync".into());
+        }
+    }
+    if o.append_mode > 0 {
+        if o.append_mode > 1 {
+            args.push("--append".into());
+        }
+        args.push("--append".into());
+    } else if o.inplace {
+        args.push("--inplace".into());
+        // Upstream's workaround for old servers and --inplace --sparse.
+        if o.sparse && o.whole_file == Some(false) && am_sender {
+            args.push("--no-W".into());
+        }
     }
     if let Some(ff) = &o.files_from {
         let remote = files_from_host(ff.as_bytes()).map(|(_, path)| path);
@@ -400,6 +444,14 @@ pub fn server_options(o: &Options, am_sender: bool) -> (Vec<String>, Option<usiz
     // Upstream checks its own highest protocol here, not the negotiated one.
     if o.relative && !o.implied_dirs && (!am_sender || o.protocol.unwrap_or(32) >= 30) {
         args.push("--no-implied-dirs".into());
+    }
+    match o.remove_source_files {
+        1 => args.push("--remove-source-files".into()),
+        2 => args.push("--remove-sent-files".into()),
+        _ => {}
+    }
+    if o.preallocate && am_sender {
+        args.push("--preallocate".into());
     }
     if o.open_noatime && o.atimes <= 1 {
         args.push("--open-noatime".into());

@@ -296,6 +296,7 @@ pub fn run_receiver<R: Read + Send, W: Write + Send>(
         .unwrap_or_default();
     let (dest, dry_missing_all) =
         get_local_name(ctx, &first, lists.total_entries as usize, dest_arg)?;
+    crate::roles::receiver::check_temp_dir(ctx, &dest)?;
     drain_msgs(w, msgs)?;
     if lists.total_entries == 0 {
         // Nothing to transfer, but the destination was still prepared
