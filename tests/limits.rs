@@ -206,11 +206,15 @@ fn stop_at_ends_every_side_with_code_30() {
     for pair in results.chunks(2) {
         let (label, _, ecode, eerr) = &pair[0];
         let (_, _, acode, aerr) = &pair[1];
-        assert_eq!(
-            *ecode, 30,
+        // A loaded machine can make rsync's own processes race: its
+        // generator may see the connection close before the stop is
+        // reported and end with 12. Then gensync may end with 30 or that.
+        assert!(
+            *ecode == 30 || eerr.contains("(code 30)"),
             "oracle ({label}) must stop with code 30: {eerr}"
         );
         assert!(eerr.starts_with("stopping at requested limit\n"), "{eerr}");
+        let codes_ok = acode == ecode || (*ecode != 30 && *acode == 30);
         // In a local copy rsync's two processes report at once, so the
         // order of their lines varies between its own runs; and a remote
         // side killed at that moment may or may not get to complain about
@@ -229,7 +233,7 @@ fn stop_at_ends_every_side_with_code_30() {
             v.sort();
             v
         };
-        if acode != ecode || lines(aerr) != lines(eerr) {
+        if !codes_ok || lines(aerr) != lines(eerr) {
             failures.push(format!(
                 "{label}: rsync exit {ecode}, stderr:\n{eerr}\ngensync exit {acode}, stderr:\n{aerr}"
             ));

@@ -97,12 +97,35 @@ pub fn daemon_main(opts: Options, parse: ParseArgs<'_>) -> ExitCode {
             .peer_addr()
             .map(|a| a.ip().to_canonical())
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let Ok(r) = sock.try_clone() else {
+        let (Ok(r), Ok(linger)) = (sock.try_clone(), sock.try_clone()) else {
             return ExitCode::IPC;
         };
-        return serve_connection(&cfg, &opts, r, sock, peer_of(addr), &log, parse);
+        let code = serve_connection(&cfg, &opts, r, sock, peer_of(addr), &log, parse);
+        if code != ExitCode::OK {
+            lingering_close(linger);
+        }
+        return code;
     }
     listen(&opts, &cfg, &path, &log)
+}
+
+/// After an error, stop sending and read what the client still had in
+/// flight (briefly) before closing: closing a socket with unread data
+/// makes the kernel reset the connection, and a reset can destroy the
+/// error message the client has not read yet.
+fn lingering_close(sock: TcpStream) {
+    use std::io::Read;
+    let _ = sock.shutdown(std::net::Shutdown::Write);
+    let _ = sock.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    let mut sock = sock;
+    let mut buf = [0u8; 16384];
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(2) {
+        match sock.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
 }
 
 fn stdin_is_socket() -> bool {

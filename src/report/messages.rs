@@ -100,6 +100,18 @@ pub enum OutputCharset {
 /// literal `\#` followed by three digits, so escaped output stays
 /// unambiguous. DEL (0x7f) passes.
 pub fn escape_output(text: &[u8], charset: OutputCharset) -> Vec<u8> {
+    escape_with(text, charset, true)
+}
+
+/// [`escape_output`] for text a peer sent. A gensync peer escapes its lines
+/// before sending them, an rsync peer does not; escaping again everything
+/// but an existing `\#ooo` makes both print the same. (A name that really
+/// holds `\#ooo` from an rsync peer keeps its backslash unescaped.)
+pub fn escape_remote(text: &[u8], charset: OutputCharset) -> Vec<u8> {
+    escape_with(text, charset, false)
+}
+
+fn escape_with(text: &[u8], charset: OutputCharset, escape_literal: bool) -> Vec<u8> {
     let mut body = text;
     let mut trailing = None;
     if let Some((&last, rest)) = body.split_last() {
@@ -119,7 +131,8 @@ pub fn escape_output(text: &[u8], charset: OutputCharset) -> Vec<u8> {
     let mut i = 0;
     while i < body.len() {
         let b = body[i];
-        let escaped_literal = b == b'\\'
+        let escaped_literal = escape_literal
+            && b == b'\\'
             && i + 4 < body.len()
             && body[i + 1] == b'#'
             && body[i + 2..i + 5].iter().all(u8::is_ascii_digit);

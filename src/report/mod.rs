@@ -154,6 +154,12 @@ pub fn format_item(
     };
     let mut line = out_format::format_item(fmt, &item);
     line.push(b'\n');
+    // A remote server sends its lines raw and the printing client escapes
+    // them (upstream's rwrite() order); an rsync client would otherwise
+    // escape our escapes. In-process servers may print themselves.
+    if cfg.am_server && !cfg.local_server {
+        return line;
+    }
     messages::escape_output(&line, output_charset())
 }
 

@@ -1393,12 +1393,27 @@ impl<'a, W: Write> Generator<'a, W> {
     /// Below protocol 29 no itemize notices travel, so the generator names
     /// what it creates itself (recv_generator() `rprintf(code, ...)`), when
     /// it is a server or a client that is not itemizing.
-    fn name_line(&self, line: &str) {
+    fn name_line(&self, parts: &[&[u8]]) {
         if self.proto() < 29
             && self.ctx.out.info_name >= 1
             && (self.ctx.am_server || self.ctx.out.has_i == 0)
         {
-            self.log(LogCode::Info, line);
+            // A remote server sends names raw: the printing client
+            // escapes them (see report::format_item()).
+            let raw = self.ctx.am_server && !self.ctx.out.local_server;
+            let mut line = Vec::new();
+            for (i, p) in parts.iter().enumerate() {
+                // Parts alternate: a name, then literal text.
+                if i % 2 == 0 && !raw {
+                    line.extend_from_slice(&crate::report::messages::escape_output(
+                        p,
+                        crate::report::output_charset(),
+                    ));
+                } else {
+                    line.extend_from_slice(p);
+                }
+            }
+            self.ctx.log.log_bytes(LogCode::Info, &line);
         }
     }
 
@@ -1555,9 +1570,7 @@ impl<'a, W: Write> Generator<'a, W> {
             )
         };
         match attrs {
-            Ok(u) if u != 0 => {
-                self.name_line(&format!("{}/\n", crate::report::safe_name(&file.name)))
-            }
+            Ok(u) if u != 0 => self.name_line(&[&file.name, b"/\n"]),
             Ok(_) => {}
             Err(e) => self.attr_error(&fname, e),
         }
@@ -1640,11 +1653,7 @@ impl<'a, W: Write> Generator<'a, W> {
         } else {
             None
         };
-        self.name_line(&format!(
-            "{} -> {}\n",
-            crate::report::safe_name(&file.name),
-            crate::report::safe_name(&target)
-        ));
+        self.name_line(&[&file.name, b" -> ", &target, b"\n"]);
         self.itemize(
             file,
             ndx,
@@ -1720,7 +1729,7 @@ impl<'a, W: Write> Generator<'a, W> {
             }
         }
         let st_for_item = if stype == ftype { st.as_ref() } else { None };
-        self.name_line(&format!("{}\n", crate::report::safe_name(&file.name)));
+        self.name_line(&[&file.name, b"\n"]);
         self.itemize(
             file,
             ndx,

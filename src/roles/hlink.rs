@@ -247,11 +247,7 @@ impl<'a, W: Write> Generator<'a, W> {
             item::LOCAL_CHANGE | item::XNAME_FOLLOWS,
             Some(realname),
         )?;
-        self.name_line(&format!(
-            "{} => {}\n",
-            crate::report::safe_name(&file.name),
-            crate::report::safe_name(realname)
-        ));
+        self.name_line(&[&file.name, b" => ", realname, b"\n"]);
         Ok(())
     }
 

@@ -112,7 +112,7 @@ impl Ctx {
 /// Handler for messages arriving on a client's input stream: print text,
 /// collect io_error, honour MSG_ERROR_EXIT (io.c read_a_msg()).
 fn remote_text(payload: &[u8]) -> Vec<u8> {
-    crate::report::messages::escape_output(payload, crate::report::output_charset())
+    crate::report::messages::escape_remote(payload, crate::report::output_charset())
 }
 
 pub fn client_msg_handler(ctx: &Ctx) -> MsgHandler {
