@@ -160,7 +160,15 @@ pub fn start_daemon(prog: &Path, dir: &Path, conf: &str) -> Daemon {
             if let Ok(Some(_)) = child.try_wait() {
                 break; // could not bind: try another port
             }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // Another test's daemon may hold the same port: only our own
+            // child's "listening" log line (with its pid) proves the port
+            // is ours.
+            let mine = format!("[{}] rsyncd version", child.id());
+            let listening = fs::read_to_string(dir.join("daemon.log")).is_ok_and(|l| {
+                l.lines()
+                    .any(|x| x.contains(&mine) && x.ends_with(&format!("listening on port {port}")))
+            });
+            if listening && TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return Daemon { child, port };
             }
             std::thread::sleep(Duration::from_millis(20));
