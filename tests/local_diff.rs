@@ -8,6 +8,18 @@ use std::path::{Path, PathBuf};
 
 use crate::tree::{self, Profile};
 
+/// `diff_test!(name, setup, "arg", ...)`: one differential #[test]; the
+/// submodules below use it too (textual macro scope).
+macro_rules! diff_test {
+    ($name:ident, $setup:ident, $($arg:expr),+ $(,)?) => {
+        #[test]
+        fn $name() {
+            let scn = $setup(stringify!($name));
+            differential(stringify!($name), &scn, &[$($arg),+], &Cfg::default());
+        }
+    };
+}
+
 mod backup;
 mod hardlinks;
 mod landing;
@@ -244,17 +256,6 @@ fn mutated(name: &str) -> Scenario {
 }
 fn synced(name: &str) -> Scenario {
     Scenario::new(name).src().dst_synced()
-}
-
-/// `diff_test!(name, setup_fn, "arg", ...)`: one #[test] per scenario.
-macro_rules! diff_test {
-    ($name:ident, $setup:ident, $($arg:expr),+ $(,)?) => {
-        #[test]
-        fn $name() {
-            let scn = $setup(stringify!($name));
-            differential(stringify!($name), &scn, &[$($arg),+], &Cfg::default());
-        }
-    };
 }
 
 // Transfer modes and trailing-slash semantics.

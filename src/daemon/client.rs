@@ -727,15 +727,7 @@ pub fn run(
     for p in &paths {
         words.push(daemon_path_arg(p, &modname, opts.old_args > 0));
     }
-    let secluded = split.map(|k| {
-        let mut tail = vec![b"rsync".to_vec()];
-        tail.extend(
-            words
-                .drain(k..)
-                .map(|w| if w.is_empty() { b".".to_vec() } else { w }),
-        );
-        tail
-    });
+    let secluded = split.map(|k| crate::session::client::secluded_tail(&mut words, k));
     let started = start_inband(
         &mut r,
         &mut w,

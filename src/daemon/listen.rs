@@ -211,8 +211,10 @@ fn listen(
             Some(&so).filter(|s| !s.is_empty()).map(|s| s.as_str()),
         );
         let Ok(out) = sock.try_clone() else { continue };
-        let spawned = Command::new(&exe)
-            .arg0_compat(prog)
+        let mut cmd = Command::new(&exe);
+        // argv[0] decides the name messages use.
+        std::os::unix::process::CommandExt::arg0(&mut cmd, prog);
+        let spawned = cmd
             .args(&child_args)
             .env_remove(DETACHED_ENV)
             .stdin(Stdio::from(std::os::fd::OwnedFd::from(sock)))
@@ -232,17 +234,6 @@ fn listen(
         }
     }
     ExitCode::OK
-}
-
-/// Keep the name messages use: argv[0] decides the program name.
-trait Arg0 {
-    fn arg0_compat(&mut self, prog: &str) -> &mut Self;
-}
-
-impl Arg0 for Command {
-    fn arg0_compat(&mut self, prog: &str) -> &mut Self {
-        std::os::unix::process::CommandExt::arg0(self, prog)
-    }
 }
 
 /// Start the listener again in the background and return at once, as

@@ -150,18 +150,22 @@ pub fn remote_argv(
     for p in paths {
         words.push(safe_arg(ArgKind::File, p, o, am_sender));
     }
-    let secluded = split.map(|k| {
-        let mut tail = vec![b"rsync".to_vec()];
-        // An empty word would end the list early; upstream sends ".".
-        tail.extend(
-            words
-                .drain(k..)
-                .map(|w| if w.is_empty() { b".".to_vec() } else { w }),
-        );
-        tail
-    });
+    let secluded = split.map(|k| secluded_tail(&mut words, k));
     argv.extend(words.into_iter().map(OsString::from_vec));
     Ok(RemoteCommand { argv, secluded })
+}
+
+/// `-s`: the words from `k` on travel over the connection instead, after a
+/// new argv[0] (rsync.c send_protected_args()). An empty word would end
+/// the list early; upstream sends "." for it.
+pub(crate) fn secluded_tail(words: &mut Vec<Vec<u8>>, k: usize) -> Vec<Vec<u8>> {
+    let mut tail = vec![b"rsync".to_vec()];
+    tail.extend(
+        words
+            .drain(k..)
+            .map(|w| if w.is_empty() { b".".to_vec() } else { w }),
+    );
+    tail
 }
 
 /// Send the secluded arguments ahead of the protocol.

@@ -90,19 +90,8 @@ fn existing(name: &str) -> Scenario {
     Scenario::new(name).with(src_tree).with(dst_tree)
 }
 
-/// `hl_test!(name, setup, "arg", ...)`: one #[test] on the link tree.
-macro_rules! hl_test {
-    ($name:ident, $setup:ident, $($arg:expr),+ $(,)?) => {
-        #[test]
-        fn $name() {
-            let scn = $setup(stringify!($name));
-            differential(stringify!($name), &scn, &[$($arg),+], &Cfg::default());
-        }
-    };
-}
-
-hl_test!(hardlinks_fresh, fresh, "-aHi", "src/", "dst/");
-hl_test!(
+diff_test!(hardlinks_fresh, fresh, "-aHi", "src/", "dst/");
+diff_test!(
     hardlinks_fresh_no_inc,
     fresh,
     "-aHi",
@@ -110,9 +99,9 @@ hl_test!(
     "src/",
     "dst/"
 );
-hl_test!(hardlinks_existing, existing, "-aHi", "src/", "dst/");
-hl_test!(hardlinks_existing_ii, existing, "-aHii", "src/", "dst/");
-hl_test!(
+diff_test!(hardlinks_existing, existing, "-aHi", "src/", "dst/");
+diff_test!(hardlinks_existing_ii, existing, "-aHii", "src/", "dst/");
+diff_test!(
     hardlinks_existing_no_inc,
     existing,
     "-aHii",
@@ -120,10 +109,10 @@ hl_test!(
     "src/",
     "dst/"
 );
-hl_test!(hardlinks_verbose, existing, "-aHv", "src/", "dst/");
-hl_test!(hardlinks_dry_run, existing, "-aHin", "src/", "dst/");
-hl_test!(hardlinks_dry_run_fresh, fresh, "-aHvn", "src/", "dst/");
-hl_test!(
+diff_test!(hardlinks_verbose, existing, "-aHv", "src/", "dst/");
+diff_test!(hardlinks_dry_run, existing, "-aHin", "src/", "dst/");
+diff_test!(hardlinks_dry_run_fresh, fresh, "-aHvn", "src/", "dst/");
+diff_test!(
     hardlinks_delete,
     existing,
     "-aHi",
@@ -131,9 +120,9 @@ hl_test!(
     "src/",
     "dst/"
 );
-hl_test!(hardlinks_checksum, existing, "-aHic", "src/", "dst/");
-hl_test!(hardlinks_no_perms, existing, "-rtlHi", "src/", "dst/");
-hl_test!(
+diff_test!(hardlinks_checksum, existing, "-aHic", "src/", "dst/");
+diff_test!(hardlinks_no_perms, existing, "-rtlHi", "src/", "dst/");
+diff_test!(
     hardlinks_proto30,
     existing,
     "-aHi",
@@ -141,7 +130,7 @@ hl_test!(
     "src/",
     "dst/"
 );
-hl_test!(
+diff_test!(
     hardlinks_proto29,
     existing,
     "-aHi",
@@ -149,7 +138,7 @@ hl_test!(
     "src/",
     "dst/"
 );
-hl_test!(
+diff_test!(
     hardlinks_proto28,
     existing,
     "-aHi",
@@ -157,7 +146,7 @@ hl_test!(
     "src/",
     "dst/"
 );
-hl_test!(
+diff_test!(
     hardlinks_proto27,
     existing,
     "-aHi",
@@ -165,7 +154,7 @@ hl_test!(
     "src/",
     "dst/"
 );
-hl_test!(
+diff_test!(
     hardlinks_proto28_verbose,
     existing,
     "-aHv",
@@ -173,7 +162,7 @@ hl_test!(
     "src/",
     "dst/"
 );
-hl_test!(
+diff_test!(
     hardlinks_proto27_fresh,
     fresh,
     "-aHv",
@@ -181,9 +170,9 @@ hl_test!(
     "src/",
     "dst/"
 );
-hl_test!(hardlinks_double_h, fresh, "-aHHi", "src/", "dst/");
-hl_test!(hardlinks_no_h, fresh, "-aHi", "--no-H", "src/", "dst/");
-hl_test!(
+diff_test!(hardlinks_double_h, fresh, "-aHHi", "src/", "dst/");
+diff_test!(hardlinks_no_h, fresh, "-aHi", "--no-H", "src/", "dst/");
+diff_test!(
     hardlinks_files_only,
     fresh,
     "-Hi",
@@ -206,8 +195,8 @@ fn generated_synced(name: &str) -> Scenario {
     super::synced(name)
 }
 
-hl_test!(hardlinks_generated, generated, "-aHi", "src/", "dst/");
-hl_test!(
+diff_test!(hardlinks_generated, generated, "-aHi", "src/", "dst/");
+diff_test!(
     hardlinks_generated_mutated,
     generated_mutated,
     "-aHi",
@@ -215,14 +204,14 @@ hl_test!(
     "src/",
     "dst/"
 );
-hl_test!(
+diff_test!(
     hardlinks_generated_synced,
     generated_synced,
     "-aHii",
     "src/",
     "dst/"
 );
-hl_test!(
+diff_test!(
     hardlinks_generated_proto29,
     generated_mutated,
     "-aHi",
@@ -230,7 +219,7 @@ hl_test!(
     "src/",
     "dst/"
 );
-hl_test!(
+diff_test!(
     hardlinks_generated_stats,
     generated_mutated,
     "-aH",

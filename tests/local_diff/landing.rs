@@ -125,20 +125,9 @@ fn holes(name: &str) -> Scenario {
     })
 }
 
-/// `land_test!(name, scenario, "arg", ...)`: one #[test].
-macro_rules! land_test {
-    ($name:ident, $scn:ident, $($arg:expr),+ $(,)?) => {
-        #[test]
-        fn $name() {
-            let scn = $scn(stringify!($name));
-            differential(stringify!($name), &scn, &[$($arg),+], &Cfg::default());
-        }
-    };
-}
-
 // --inplace: the destination file is rewritten where it is.
-land_test!(inplace, landing, "-a", "-i", "--inplace", "src/", "dst/");
-land_test!(
+diff_test!(inplace, landing, "-a", "-i", "--inplace", "src/", "dst/");
+diff_test!(
     inplace_delta_stats,
     landing,
     "-a",
@@ -148,7 +137,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     inplace_delta_protocol_28,
     landing,
     "-a",
@@ -159,7 +148,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     inplace_then_no_inplace,
     landing,
     "-a",
@@ -169,7 +158,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     inplace_with_partial_dir_is_refused,
     landing,
     "-a",
@@ -180,8 +169,8 @@ land_test!(
 );
 
 // --append: only what is past the receiver's length is sent.
-land_test!(append, landing, "-a", "-i", "--append", "src/", "dst/");
-land_test!(
+diff_test!(append, landing, "-a", "-i", "--append", "src/", "dst/");
+diff_test!(
     append_stats,
     landing,
     "-a",
@@ -190,7 +179,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     append_verify,
     landing,
     "-a",
@@ -199,7 +188,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     append_verify_verbose,
     landing,
     "-a",
@@ -209,7 +198,7 @@ land_test!(
     "dst/"
 );
 // Below protocol 30 --append verifies the prefix as --append-verify does.
-land_test!(
+diff_test!(
     append_protocol_29,
     landing,
     "-a",
@@ -219,7 +208,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     append_then_no_append,
     landing,
     "-a",
@@ -229,7 +218,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     append_whole_file_is_refused,
     landing,
     "-a",
@@ -238,7 +227,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     append_delay_updates_is_refused,
     landing,
     "-a",
@@ -250,7 +239,7 @@ land_test!(
 
 // --partial-dir: a partial file is the basis, then goes; the dir is
 // protected from deletion by the implied filter rule.
-land_test!(
+diff_test!(
     partial_dir_resume,
     with_partials,
     "-a",
@@ -259,7 +248,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     partial_dir_resume_delta,
     with_partials,
     "-a",
@@ -269,7 +258,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     partial_dir_delete,
     with_partials,
     "-a",
@@ -279,7 +268,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     partial_dir_absolute_is_not_a_rule,
     with_partials,
     "-a",
@@ -289,7 +278,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     partial_dir_dot_means_none,
     with_partials,
     "-a",
@@ -332,7 +321,7 @@ fn partial_env_dir_needs_partial() {
 }
 
 // --delay-updates: everything lands at the end, via .~tmp~.
-land_test!(
+diff_test!(
     delay_updates,
     landing,
     "-a",
@@ -341,7 +330,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     delay_updates_delete,
     landing,
     "-a",
@@ -351,7 +340,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     delay_updates_own_dir,
     with_partials,
     "-a",
@@ -363,8 +352,8 @@ land_test!(
 );
 
 // -T: temp files elsewhere; it must exist, relative to the destination.
-land_test!(temp_dir, landing, "-a", "-i", "-T", ".pd", "src/", "dst/");
-land_test!(
+diff_test!(temp_dir, landing, "-a", "-i", "-T", ".pd", "src/", "dst/");
+diff_test!(
     temp_dir_missing,
     landing,
     "-a",
@@ -374,7 +363,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     temp_dir_outside,
     with_partials,
     "-a",
@@ -385,7 +374,7 @@ land_test!(
 );
 
 // --preallocate and --fsync change nothing visible but the allocation.
-land_test!(
+diff_test!(
     preallocate,
     landing,
     "-a",
@@ -394,7 +383,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     fsync,
     landing,
     "-a",
@@ -406,7 +395,7 @@ land_test!(
 );
 
 // --remove-source-files: the sender removes what the receiver has.
-land_test!(
+diff_test!(
     remove_source_files,
     landing,
     "-a",
@@ -415,7 +404,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     remove_sent_files,
     landing,
     "-a",
@@ -424,7 +413,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     remove_source_files_dry_run,
     landing,
     "-a",
@@ -434,7 +423,7 @@ land_test!(
     "src/",
     "dst/"
 );
-land_test!(
+diff_test!(
     remove_source_files_delay_updates,
     landing,
     "-a",

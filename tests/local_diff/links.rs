@@ -72,25 +72,15 @@ fn tree_dirlink(name: &str) -> Scenario {
     Scenario::new(name).with(src_tree).with(dst_dirlink)
 }
 
-macro_rules! link_test {
-    ($name:ident, $setup:ident, $($arg:expr),+ $(,)?) => {
-        #[test]
-        fn $name() {
-            let scn = $setup(stringify!($name));
-            differential(stringify!($name), &scn, &[$($arg),+], &Cfg::default());
-        }
-    };
-}
-
-link_test!(links_copy_links, tree, "-aLi", "src/", "dst/");
-link_test!(
+diff_test!(links_copy_links, tree, "-aLi", "src/", "dst/");
+diff_test!(
     links_copy_links_dangling,
     tree_dangling,
     "-aLi",
     "src/",
     "dst/"
 );
-link_test!(
+diff_test!(
     links_copy_links_top,
     tree,
     "-aLi",
@@ -98,7 +88,7 @@ link_test!(
     "src/ldir",
     "dst/"
 );
-link_test!(
+diff_test!(
     links_copy_links_no_inc,
     tree,
     "-aLi",
@@ -106,8 +96,8 @@ link_test!(
     "src/",
     "dst/"
 );
-link_test!(links_copy_dirlinks, tree_dangling, "-aki", "src/", "dst/");
-link_test!(
+diff_test!(links_copy_dirlinks, tree_dangling, "-aki", "src/", "dst/");
+diff_test!(
     links_copy_unsafe,
     tree_dangling,
     "-ai",
@@ -116,7 +106,7 @@ link_test!(
     "src/",
     "dst/"
 );
-link_test!(
+diff_test!(
     links_copy_unsafe_quiet,
     tree,
     "-ai",
@@ -124,7 +114,7 @@ link_test!(
     "src/",
     "dst/"
 );
-link_test!(
+diff_test!(
     links_copy_unsafe_nested,
     tree,
     "-ai",
@@ -132,7 +122,7 @@ link_test!(
     "src",
     "dst/"
 );
-link_test!(
+diff_test!(
     links_safe_links,
     tree,
     "-ai",
@@ -140,7 +130,7 @@ link_test!(
     "src/",
     "dst/"
 );
-link_test!(
+diff_test!(
     links_safe_links_verbose,
     tree,
     "-av",
@@ -148,7 +138,7 @@ link_test!(
     "src/",
     "dst/"
 );
-link_test!(
+diff_test!(
     links_safe_links_nested,
     tree,
     "-ai",
@@ -156,8 +146,8 @@ link_test!(
     "src",
     "dst/"
 );
-link_test!(links_munge, tree, "-ai", "--munge-links", "src/", "dst/");
-link_test!(
+diff_test!(links_munge, tree, "-ai", "--munge-links", "src/", "dst/");
+diff_test!(
     links_munge_no,
     tree,
     "-ai",
@@ -166,9 +156,9 @@ link_test!(
     "src/",
     "dst/"
 );
-link_test!(links_keep_dirlinks, tree_dirlink, "-aKi", "src/", "dst/");
-link_test!(links_no_keep_dirlinks, tree_dirlink, "-ai", "src/", "dst/");
-link_test!(
+diff_test!(links_keep_dirlinks, tree_dirlink, "-aKi", "src/", "dst/");
+diff_test!(links_no_keep_dirlinks, tree_dirlink, "-ai", "src/", "dst/");
+diff_test!(
     links_keep_dirlinks_delete,
     tree_dirlink,
     "-aKi",
@@ -176,4 +166,4 @@ link_test!(
     "src/",
     "dst/"
 );
-link_test!(links_copy_links_hard, tree, "-aLHi", "src/", "dst/");
+diff_test!(links_copy_links_hard, tree, "-aLHi", "src/", "dst/");

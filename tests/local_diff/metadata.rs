@@ -85,27 +85,17 @@ fn existing(name: &str) -> Scenario {
     Scenario::new(name).with(src_tree).with(dst_tree)
 }
 
-macro_rules! meta_test {
-    ($name:ident, $setup:ident, $($arg:expr),+ $(,)?) => {
-        #[test]
-        fn $name() {
-            let scn = $setup(stringify!($name));
-            differential(stringify!($name), &scn, &[$($arg),+], &Cfg::default());
-        }
-    };
-}
-
-meta_test!(meta_executability, existing, "-rtlEi", "src/", "dst/");
-meta_test!(meta_executability_fresh, fresh, "-rtlEi", "src/", "dst/");
-meta_test!(
+diff_test!(meta_executability, existing, "-rtlEi", "src/", "dst/");
+diff_test!(meta_executability_fresh, fresh, "-rtlEi", "src/", "dst/");
+diff_test!(
     meta_executability_perms,
     existing,
     "-rtlpEi",
     "src/",
     "dst/"
 );
-meta_test!(meta_no_executability, existing, "-rtli", "src/", "dst/");
-meta_test!(
+diff_test!(meta_no_executability, existing, "-rtli", "src/", "dst/");
+diff_test!(
     meta_chmod_symbolic,
     fresh,
     "-ai",
@@ -113,7 +103,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_chmod_dirs_files,
     fresh,
     "-ai",
@@ -121,7 +111,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_chmod_octal,
     existing,
     "-ai",
@@ -129,7 +119,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_chmod_x_keep,
     fresh,
     "-ai",
@@ -137,7 +127,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_chmod_no_who,
     fresh,
     "-ai",
@@ -145,7 +135,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_chmod_twice,
     fresh,
     "-ai",
@@ -154,7 +144,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_chmod_setuid,
     fresh,
     "-ai",
@@ -162,7 +152,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_chmod_no_perms,
     existing,
     "-rti",
@@ -170,7 +160,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_chmod_invalid,
     fresh,
     "-ai",
@@ -178,7 +168,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_chmod_invalid_df,
     fresh,
     "-ai",
@@ -186,9 +176,9 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(meta_omit_link_times, existing, "-aJi", "src/", "dst/");
-meta_test!(meta_omit_link_times_fresh, fresh, "-aJi", "src/", "dst/");
-meta_test!(
+diff_test!(meta_omit_link_times, existing, "-aJi", "src/", "dst/");
+diff_test!(meta_omit_link_times_fresh, fresh, "-aJi", "src/", "dst/");
+diff_test!(
     meta_omit_link_times_no,
     existing,
     "-aJi",
@@ -196,7 +186,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_open_noatime,
     fresh,
     "-ai",
@@ -204,10 +194,10 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(meta_no_super, fresh, "-ai", "--no-super", "src/", "dst/");
-meta_test!(meta_super, fresh, "-ai", "--super", "src/", "dst/");
-meta_test!(meta_crtimes_refused, fresh, "-aN", "src/", "dst/");
-meta_test!(
+diff_test!(meta_no_super, fresh, "-ai", "--no-super", "src/", "dst/");
+diff_test!(meta_super, fresh, "-ai", "--super", "src/", "dst/");
+diff_test!(meta_crtimes_refused, fresh, "-aN", "src/", "dst/");
+diff_test!(
     meta_crtimes_then_no,
     fresh,
     "-a",
@@ -216,7 +206,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(meta_no_crtimes, fresh, "-ai", "--no-N", "src/", "dst/");
+diff_test!(meta_no_crtimes, fresh, "-ai", "--no-N", "src/", "dst/");
 
 /// Files owned by a few different users and groups, for the maps.
 fn owned(setup: &Path) {
@@ -234,7 +224,7 @@ fn owned_tree(name: &str) -> Scenario {
     Scenario::new(name).with(src_tree).with(owned)
 }
 
-meta_test!(
+diff_test!(
     meta_chown,
     owned_tree,
     "-ai",
@@ -242,7 +232,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_chown_user_only,
     owned_tree,
     "-ai",
@@ -250,7 +240,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_chown_group_only,
     owned_tree,
     "-ai",
@@ -258,7 +248,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_chown_implies_og,
     owned_tree,
     "-rti",
@@ -266,7 +256,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_usermap_names,
     owned_tree,
     "-ai",
@@ -274,7 +264,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_usermap_wild,
     owned_tree,
     "-ai",
@@ -282,7 +272,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_usermap_range,
     owned_tree,
     "-ai",
@@ -290,7 +280,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_groupmap_numeric,
     owned_tree,
     "-ai",
@@ -299,7 +289,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_usermap_twice,
     owned_tree,
     "-ai",
@@ -308,7 +298,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_chown_then_usermap,
     owned_tree,
     "-ai",
@@ -317,7 +307,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_usermap_no_colon,
     owned_tree,
     "-ai",
@@ -325,7 +315,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_usermap_bad_number,
     owned_tree,
     "-ai",
@@ -333,7 +323,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_usermap_unknown,
     owned_tree,
     "-ai",
@@ -341,7 +331,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_chown_no_inc,
     owned_tree,
     "-ai",
@@ -365,16 +355,16 @@ fn existing_atimes(name: &str) -> Scenario {
         .with(old_atimes)
 }
 
-meta_test!(meta_atimes_fresh, fresh, "-aUi", "src/", "dst/");
-meta_test!(
+diff_test!(meta_atimes_fresh, fresh, "-aUi", "src/", "dst/");
+diff_test!(
     meta_atimes_existing,
     existing_atimes,
     "-aUi",
     "src/",
     "dst/"
 );
-meta_test!(meta_atimes_twice, existing_atimes, "-aUUi", "src/", "dst/");
-meta_test!(
+diff_test!(meta_atimes_twice, existing_atimes, "-aUUi", "src/", "dst/");
+diff_test!(
     meta_atimes_no,
     existing_atimes,
     "-aUi",
@@ -382,7 +372,7 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(
+diff_test!(
     meta_atimes_proto29,
     existing_atimes,
     "-aUi",
@@ -390,9 +380,9 @@ meta_test!(
     "src/",
     "dst/"
 );
-meta_test!(meta_atimes_hard_links, fresh, "-aUHi", "src/", "dst/");
-meta_test!(meta_atimes_list, fresh, "-aU", "--list-only", "src/");
-meta_test!(
+diff_test!(meta_atimes_hard_links, fresh, "-aUHi", "src/", "dst/");
+diff_test!(meta_atimes_list, fresh, "-aU", "--list-only", "src/");
+diff_test!(
     meta_atimes_omit_link_times,
     existing_atimes,
     "-aUJi",
